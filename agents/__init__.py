@@ -1,0 +1,45 @@
+"""Agents behind one protocol (`agents.base.Agent`) and the registry the CLI reads.
+
+Add an agent: write a frozen config dataclass (every field with a paper default and a
+docstring), a frozen agent dataclass implementing `Agent`, and call `register_agent`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from agents.base import Agent, TrainMetrics
+from agents.random_agent import RandomAgent, RandomConfig
+
+AGENTS: dict[str, tuple[type, type]] = {}
+"""name -> (agent class, config class)."""
+
+
+def register_agent(agent_cls: type, config_cls: type) -> None:
+    """Make an agent available by its `name` to the runner and the CLI."""
+    name = agent_cls.name
+    if name in AGENTS and AGENTS[name] != (agent_cls, config_cls):
+        raise ValueError(f"agent {name!r} is already registered")
+    AGENTS[name] = (agent_cls, config_cls)
+
+
+def make_agent(name: str, config: Any = None) -> Agent:
+    """Build a registered agent from its config (default config when None)."""
+    agent_cls, config_cls = AGENTS[name]
+    return agent_cls(config=config if config is not None else config_cls())
+
+
+def default_config(name: str) -> Any:
+    return AGENTS[name][1]()
+
+
+def config_fields(name: str) -> list[tuple[str, Any, str]]:
+    """(field, default, type) of an agent's hyperparameters, for `list` and docs."""
+    cfg = default_config(name)
+    return [(f.name, getattr(cfg, f.name), str(f.type)) for f in dataclasses.fields(cfg)]
+
+
+register_agent(RandomAgent, RandomConfig)
+
+__all__ = ["AGENTS", "Agent", "TrainMetrics", "register_agent", "make_agent", "default_config", "config_fields"]

@@ -1,0 +1,210 @@
+"""`rtrrl-bench`: run grids, list what exists, build reports.
+
+User errors (unknown names, bad numbers, unwritable paths, bad config files) print one
+line and exit 2 before anything is written; a grid whose runs failed exits 1.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One XLA CPU thread per process: avoids jax 0.10's thread-pool deadlock when vmapping
+# LAPACK calls (orthogonal inits) over seeds and steadies small programs
+# (notes/performance.md). Must be set before jax starts; users may override it.
+os.environ.setdefault("NPROC", "1")
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+EXIT_USER_ERROR = 2
+EXIT_RUNS_FAILED = 1
+
+
+class UserError(click.ClickException):
+    exit_code = EXIT_USER_ERROR
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    """`3` -> 0,1,2 (a count); `0-4` -> 0..4; `1,4,7` -> those seeds."""
+    if text is None:
+        return None
+    try:
+        if "," in text:
+            seeds = [int(s) for s in text.split(",") if s.strip()]
+        elif "-" in text.strip()[1:]:
+            lo, hi = text.split("-", 1)
+            seeds = list(range(int(lo), int(hi) + 1))
+        else:
+            n = int(text)
+            if n < 1:
+                raise ValueError
+            seeds = list(range(n))
+    except ValueError:
+        raise UserError(f"--seeds {text!r}: expected a count (3), a range (0-4) or a list (1,4,7)") from None
+    if not seeds or min(seeds) < 0:
+        raise UserError(f"--seeds {text!r}: seeds must be non-negative and at least one")
+    return seeds
+
+
+def _positive(ctx: Any, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter(f"must be a positive integer (got {value})")
+    return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Benchmark RTRRL against PPO baselines on gymnax, popgym and brax tasks."""
+
+
+@cli.command()
+@click.option("--suite", default="quick", show_default=True, help="Suite to run (see `rtrrl-bench list suites`).")
+@click.option("--task", "tasks", multiple=True, help="Run only these tasks (repeatable); default: the suite's.")
+@click.option("--agent", "agents", multiple=True, help="Run only these agents (repeatable); default: the suite's.")
+@click.option("--seeds", default=None, help="Seed count (3), range (0-4) or list (1,4,7); default: the suite's.")
+@click.option("--max-steps", type=int, callback=_positive, help="Override budget.max_env_steps.")
+@click.option("--eval-interval", type=int, callback=_positive, help="Override budget.eval_interval (env steps per evaluation).")
+@click.option("--patience", type=int, callback=_positive, help="Override budget.patience (evaluations).")
+@click.option("--block-size", type=int, callback=_positive, help="Seeds per vmapped block (default: all seeds of a pair).")
+@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False), help="Results directory.")
+@click.option("--set", "sets", multiple=True, metavar="SCOPE.FIELD=VALUE",
+              help="Override a setting: <agent>.<field>, task.<field>, budget.<field>, eval.<field> (repeatable).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML/JSON file of overrides (--set wins).")
+@click.option("--dry-run", is_flag=True, help="Show what would run and exit.")
+@click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
+def run(suite: str, tasks: Sequence[str], agents: Sequence[str], seeds: str | None, max_steps: int | None,
+        eval_interval: int | None, patience: int | None, block_size: int | None, out: str, sets: Sequence[str],
+        config_file: str | None, dry_run: bool, progress: bool | None) -> None:
+    """Train a grid of agents x tasks x seeds and write one JSON file per run (resumable)."""
+    from benchmarks.config import ConfigError, load_config_file, merge_overrides, parse_set_options
+    from benchmarks.runner import make_plan
+    from benchmarks.storage import check_writable
+
+    out_dir = Path(out)
+    try:
+        cli_budget = {k: v for k, v in {"max_env_steps": max_steps, "eval_interval": eval_interval,
+                                         "patience": patience}.items() if v is not None}
+        layers = [load_config_file(config_file)] if config_file else []
+        layers += [{"budget": cli_budget} if cli_budget else {}, parse_set_options(list(sets))]
+        plan = make_plan(out_dir, suite, tasks or None, agents or None, parse_seeds(seeds),
+                         merge_overrides(*layers), block_size)
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+    if not dry_run:
+        try:
+            check_writable(out_dir)
+        except OSError as e:
+            raise UserError(f"cannot write results to {out_dir}: {e.strerror or e}") from None
+
+    from benchmarks.progress import GridProgress
+
+    reporter = GridProgress(plan, enabled=progress)
+    reporter.print_plan(dry_run)
+    if dry_run or not plan.units:
+        return
+    from benchmarks.runner import LocalExecutor
+
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    with reporter:
+        LocalExecutor().execute(plan.units, out_dir, command, reporter.on_epoch, reporter.on_result)
+    failed = reporter.summary()
+    if failed:
+        sys.exit(EXIT_RUNS_FAILED)
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["all", "suites", "tasks", "agents"]), default="all")
+def list_(what: str) -> None:
+    """Show suites, tasks, and agents with their hyperparameters and defaults."""
+    from rich.console import Console
+    from rich.table import Table
+
+    import agents as agent_registry
+    from benchmarks.suites import SUITES
+    from benchmarks.tasks import TASKS
+
+    console = Console()
+    if what in ("all", "suites"):
+        t = Table(title="suites")
+        for c in ("suite", "tasks", "agents", "seeds", "max steps", "eval every", "patience", "description"):
+            t.add_column(c)
+        for s in SUITES.values():
+            b = s.budget
+            t.add_row(s.name, str(len(s.tasks)), ", ".join(s.agents), str(s.seeds), f"{b.max_env_steps:,}",
+                      f"{b.eval_interval:,}", str(b.patience), s.description)
+        console.print(t)
+    if what in ("all", "tasks"):
+        t = Table(title="tasks")
+        for c in ("task", "package", "env id", "params", "obs kept", "max ep len", "paper", "description"):
+            t.add_column(c)
+        for task in TASKS.values():
+            params = ", ".join(f"{k}={v}" for k, v in (*task.env_kwargs, *task.env_params))
+            t.add_row(task.id, task.package, task.env_id, params, str(task.obs_mask or "all"),
+                      str(task.max_episode_length or "default"), ", ".join(task.paper_rows), task.description)
+        console.print(t)
+    if what in ("all", "agents"):
+        for name in agent_registry.AGENTS:
+            t = Table(title=f"agent {name}")
+            for c in ("hyperparameter", "default", "type"):
+                t.add_column(c)
+            for field, default, typ in agent_registry.config_fields(name):
+                t.add_row(field, repr(default), typ)
+            console.print(t)
+
+
+@cli.command()
+@click.option("--results", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", default=None, help="Report directory (default: <results>/report).")
+def report(results: str, out: str | None) -> None:
+    """Validate every result file and build the report from what exists."""
+    from reports.build import build_report
+
+    res = Path(results)
+    if not res.is_dir():
+        raise UserError(f"no results directory {res}")
+    try:
+        path = build_report(res, Path(out) if out else res / "report")
+    except OSError as e:
+        raise UserError(f"cannot write the report: {e}") from None
+    click.echo(f"report: {path}")
+
+
+@cli.command()
+@click.option("--write", type=click.Path(dir_okay=False), default=None, help="Write the JSON Schema to this file.")
+def schema(write: str | None) -> None:
+    """Print (or write) the JSON Schema of result files."""
+    from benchmarks.schema import json_schema_text
+
+    text = json_schema_text()
+    if write:
+        Path(write).write_text(text)
+    else:
+        click.echo(text, nl=False)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: click in non-standalone mode so every user error is one line, exit 2."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="rtrrl-bench", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help() if e.ctx else str(e))
+        sys.exit(EXIT_USER_ERROR)
+    except click.ClickException as e:
+        click.echo(f"rtrrl-bench: error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code if isinstance(e, UserError) else EXIT_USER_ERROR)
+    except click.exceptions.Abort:
+        click.echo("rtrrl-bench: interrupted; finished runs are saved, re-run the command to resume", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("rtrrl-bench: interrupted; finished runs are saved, re-run the command to resume", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

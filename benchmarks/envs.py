@@ -1,0 +1,230 @@
+"""Functional environments for the runner and the agents: gymnax underneath, our wrappers on top.
+
+Wrapper order (spec §5.1): base env -> episode-length limit -> flatten -> observation mask ->
+auto-reset; batching is `jax.vmap` of `reset`/`step`. Every wrapper is a pure function, and
+termination and truncation stay distinct unless a task asks for the reference's behaviour
+(`truncation_is_termination`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from benchmarks.tasks import Task
+
+PRNGKey = jax.Array
+
+
+class UnsupportedTask(Exception):
+    """A task whose package has no backend yet."""
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What agents may know about a task (satisfies `agents.base.EnvSpecLike`)."""
+
+    obs_dim: int
+    action_kind: str  # "discrete" | "continuous"
+    num_actions: int  # discrete only (0 for continuous)
+    action_dim: int  # continuous only (1 for discrete: one integer)
+    action_low: tuple[float, ...]
+    action_high: tuple[float, ...]
+    max_episode_length: int
+
+
+class TimeStep(NamedTuple):
+    """What one (auto-resetting) step returns.
+
+    When `done`, `obs` is the first observation of the next episode, and `reward`,
+    `terminated`, `truncated`, `episode_return` and `episode_length` describe the step
+    (and episode) that just ended.
+    """
+
+    obs: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    episode_return: jax.Array  # return of the current episode including this step
+    episode_length: jax.Array  # steps of the current episode including this step
+
+    @property
+    def done(self) -> jax.Array:
+        return jnp.logical_or(self.terminated, self.truncated)
+
+
+class EnvState(NamedTuple):
+    inner: Any  # the base environment's state
+    time: jax.Array  # steps taken in the current episode
+    episode_return: jax.Array
+
+
+# ---- pure wrapper functions -------------------------------------------------------------
+
+
+def flatten_obs(obs: jax.Array) -> jax.Array:
+    """Any observation array -> float32 vector (DeepSea's grid -> n*n)."""
+    return jnp.reshape(obs, (-1,)).astype(jnp.float32)
+
+
+def resolve_obs_mask(mask: str | tuple[int, ...] | None, dim: int) -> tuple[int, ...] | None:
+    """Kept indices of a length-`dim` observation for a mask preset or list (spec §1.2)."""
+    if mask is None:
+        return None
+    if mask == "even":
+        return tuple(range(0, dim, 2))
+    if mask == "odd":
+        return tuple(range(1, dim, 2))
+    if mask == "first_half":
+        return tuple(range(-(-dim // 2)))
+    if isinstance(mask, str):
+        raise ValueError(f"unknown observation mask {mask!r}: use 'even', 'odd', 'first_half' or a list of indices")
+    idx = tuple(int(i) for i in mask)
+    if not idx or len(set(idx)) != len(idx) or min(idx) < 0 or max(idx) >= dim:
+        raise ValueError(f"observation mask {list(idx)} is not a set of distinct indices in [0, {dim})")
+    return idx
+
+
+def mask_obs(obs: jax.Array, keep: tuple[int, ...] | None) -> jax.Array:
+    """Keep only the indices in `keep` (None keeps everything)."""
+    return obs if keep is None else obs[jnp.asarray(keep)]
+
+
+def tree_select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def limit_episode(time: jax.Array, terminated: jax.Array, max_episode_length: int) -> jax.Array:
+    """Truncated flag: the limit was reached and the episode did not terminate on its own."""
+    return jnp.logical_and(time >= max_episode_length, jnp.logical_not(terminated))
+
+
+# ---- the environment ----------------------------------------------------------------------
+
+RawReset = Callable[[PRNGKey], tuple[jax.Array, Any]]  # key -> (obs, inner state)
+RawStep = Callable[[PRNGKey, Any, jax.Array], tuple[jax.Array, Any, jax.Array, jax.Array]]  # -> obs, state, reward, terminated
+
+
+@dataclass(frozen=True, eq=False)
+class Environment:
+    """A task as two pure functions with auto-reset (satisfies `agents.base.EnvLike`).
+
+    `raw_reset`/`raw_step` are the base env's non-resetting functions; everything else
+    (limit, flatten, mask, auto-reset, episode bookkeeping) is added here once for all
+    packages. Instances are hashable by identity, so jitted closures over them are cached.
+    """
+
+    spec: EnvSpec
+    raw_reset: RawReset
+    raw_step: RawStep
+    obs_keep: tuple[int, ...] | None
+    truncation_is_termination: bool = False
+
+    def _observe(self, obs: jax.Array) -> jax.Array:
+        return mask_obs(flatten_obs(obs), self.obs_keep)
+
+    def reset(self, key: PRNGKey) -> tuple[EnvState, TimeStep]:
+        obs, inner = self.raw_reset(key)
+        zero = jnp.zeros((), jnp.float32)
+        false = jnp.zeros((), bool)
+        state = EnvState(inner, jnp.zeros((), jnp.int32), zero)
+        return state, TimeStep(self._observe(obs), zero, false, false, zero, jnp.zeros((), jnp.int32))
+
+    def step(self, key: PRNGKey, state: EnvState, action: jax.Array) -> tuple[EnvState, TimeStep]:
+        key_step, key_reset = jax.random.split(key)
+        if self.spec.action_kind == "continuous":
+            action = jnp.clip(action, jnp.asarray(self.spec.action_low), jnp.asarray(self.spec.action_high))
+        obs, inner, reward, terminated = self.raw_step(key_step, state.inner, action)
+        reward = jnp.asarray(reward, jnp.float32)
+        terminated = jnp.asarray(terminated, bool)
+        time = state.time + 1
+        truncated = limit_episode(time, terminated, self.spec.max_episode_length)
+        if self.truncation_is_termination:
+            terminated, truncated = jnp.logical_or(terminated, truncated), jnp.zeros((), bool)
+        done = jnp.logical_or(terminated, truncated)
+        episode_return = state.episode_return + reward
+
+        reset_obs, reset_inner = self.raw_reset(key_reset)
+        next_state = EnvState(
+            inner=tree_select(done, reset_inner, inner),
+            time=jnp.where(done, 0, time),
+            episode_return=jnp.where(done, 0.0, episode_return),
+        )
+        next_obs = jnp.where(done, self._observe(reset_obs), self._observe(obs))
+        return next_state, TimeStep(next_obs, reward, terminated, truncated, episode_return, time)
+
+
+# ---- backends -----------------------------------------------------------------------------
+
+
+def _gymnax_env(task: Task) -> Environment:
+    import gymnax
+    from gymnax.environments import spaces
+
+    if task.env_id not in gymnax.registered_envs:
+        raise UnsupportedTask(f"gymnax has no environment {task.env_id!r}")
+    env, params = gymnax.make(task.env_id, **dict(task.env_kwargs))
+    overrides = dict(task.env_params)
+    unknown = set(overrides) - set(params.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"task {task.id}: {task.env_id} has no env params {sorted(unknown)}")
+    length = task.max_episode_length or int(params.max_steps_in_episode)
+    # gymnax's own limit is overwritten too (spec pitfall 15): envs read it for time features.
+    overrides["max_steps_in_episode"] = type(params.max_steps_in_episode)(length)
+    params = params.replace(**overrides)
+
+    obs_shape = env.observation_space(params).shape
+    obs_dim = 1
+    for d in obs_shape:
+        obs_dim *= int(d)
+    keep = resolve_obs_mask(task.obs_mask, obs_dim)
+
+    space = env.action_space(params)
+    if isinstance(space, spaces.Discrete):
+        kind, n, adim, low, high = "discrete", int(space.n), 1, (0.0,), (float(space.n - 1),)
+    elif isinstance(space, spaces.Box):
+        adim = int(space.shape[0]) if space.shape else 1
+        low = tuple(float(x) for x in jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), (adim,)))
+        high = tuple(float(x) for x in jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), (adim,)))
+        kind, n = "continuous", 0
+    else:
+        raise UnsupportedTask(f"{task.env_id}: action space {type(space).__name__} is not supported")
+
+    spec = EnvSpec(
+        obs_dim=len(keep) if keep is not None else obs_dim,
+        action_kind=kind,
+        num_actions=n,
+        action_dim=adim,
+        action_low=low,
+        action_high=high,
+        max_episode_length=length,
+    )
+    scalar_action = kind == "continuous" and not space.shape
+
+    def raw_reset(key):
+        return env.reset_env(key, params)
+
+    def raw_step(key, state, action):
+        if scalar_action:
+            action = action[0]
+        obs, state, reward, terminated, _ = env.step_env(key, state, action, params)
+        return obs, state, reward, terminated
+
+    return Environment(spec, raw_reset, raw_step, keep, task.truncation_is_termination)
+
+
+_BACKENDS: dict[str, Callable[[Task], Environment]] = {"gymnax": _gymnax_env}
+
+
+def make_env(task: Task) -> Environment:
+    """The functional environment of a task."""
+    try:
+        backend = _BACKENDS[task.package]
+    except KeyError:
+        raise UnsupportedTask(
+            f"task {task.id}: package {task.package!r} has no backend yet (available: {sorted(_BACKENDS)})"
+        ) from None
+    return backend(task)

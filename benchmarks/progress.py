@@ -1,0 +1,124 @@
+"""Progress display for a grid: env steps with steps/s and ETA, plus one line per finished unit.
+
+The bar's total is the planned env steps still possible: when seeds stop early, their
+unspent budget leaves the total, so the ETA stays honest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
+
+import agents as agent_registry
+from benchmarks.envs import make_env
+from benchmarks.runner import Plan, Unit, iterations_per_epoch
+from benchmarks.schema import RunResult
+
+
+class _SpeedColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} steps/s" if speed else "- steps/s", style="cyan")
+
+
+def _seed_range(seeds: tuple[int, ...]) -> str:
+    if len(seeds) > 1 and list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
+class GridProgress:
+    def __init__(self, plan: Plan, enabled: bool | None = None):
+        self.plan = plan
+        self.console = Console(stderr=True, soft_wrap=True)
+        self.enabled = self.console.is_terminal if enabled is None else enabled
+        self.units_done = 0
+        self.statuses: Counter[str] = Counter()
+        self._remaining: dict[int, int] = {}  # id(unit) -> env steps it may still run
+        self._epoch_steps: dict[int, tuple[int, int]] = {}  # id(unit) -> (steps per epoch, epochs)
+        self._epochs_done: dict[int, int] = {}
+        self._progress: Progress | None = None
+        self._task_id = None
+
+    # --- plan --------------------------------------------------------------------------------
+    def _unit_budget(self, unit: Unit) -> int:
+        agent = agent_registry.make_agent(unit.agent, unit.agent_config)
+        _, steps, epochs = iterations_per_epoch(agent, make_env(unit.task), unit.budget)
+        self._epoch_steps[id(unit)] = (steps, epochs)
+        return steps * epochs * len(unit.seeds)
+
+    def print_plan(self, dry_run: bool) -> None:
+        p = self.plan
+        for unit in p.units:
+            self._remaining[id(unit)] = self._unit_budget(unit)
+        total = sum(self._remaining.values())
+        self.console.print(
+            f"{p.num_runs} runs to do in {len(p.units)} units ({total:,} env steps at most); "
+            f"{len(p.skipped)} already done; {len(p.redo)} existing files to redo"
+        )
+        for path, why in p.redo:
+            self.console.print(f"  redo {path} ({why})")
+        if dry_run:
+            for u in p.units:
+                self.console.print(f"  {u.suite}/{u.task.id}/{u.agent} seeds {_seed_range(u.seeds)}")
+
+    # --- live --------------------------------------------------------------------------------
+    def __enter__(self) -> "GridProgress":
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[units]}"),
+                _SpeedColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=self.console, transient=False,
+            )
+            self._progress.__enter__()
+            self._task_id = self._progress.add_task(
+                "training", total=sum(self._remaining.values()), units=self._units_text())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def _units_text(self) -> str:
+        return f"units {self.units_done}/{len(self.plan.units)}"
+
+    def on_epoch(self, unit: Unit, steps: int, active_left: int) -> None:
+        steps_per_epoch, epochs = self._epoch_steps[id(unit)]
+        self._epochs_done[id(unit)] = done = self._epochs_done.get(id(unit), 0) + 1
+        before = self._remaining[id(unit)]
+        self._remaining[id(unit)] = active_left * steps_per_epoch * (epochs - done)
+        if self._progress is not None:
+            shrink = before - steps - self._remaining[id(unit)]
+            task = self._progress.tasks[0]
+            self._progress.update(self._task_id, advance=steps, total=task.total - shrink)
+
+    def on_result(self, unit: Unit, results: list[RunResult]) -> None:
+        self.units_done += 1
+        leftover = self._remaining.pop(id(unit), 0)
+        if self._progress is not None and leftover:
+            task = self._progress.tasks[0]
+            self._progress.update(self._task_id, total=task.total - leftover)
+        if self._progress is not None:
+            self._progress.update(self._task_id, units=self._units_text())
+        counts = Counter(r.status for r in results)
+        self.statuses.update(counts)
+        best = [r.best_score for r in results if r.best_score is not None]
+        timing = results[0].timing
+        speed = f", {timing.steps_per_s:,.0f} steps/s, compile {timing.compile_s:.1f} s" if timing else ""
+        status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        best_txt = f", best {min(best):.4g}..{max(best):.4g}" if best else ""
+        line = (f"[{self.units_done}/{len(self.plan.units)}] {unit.task.id} {unit.agent} seeds "
+                f"{_seed_range(unit.seeds)}: {status}{best_txt}{speed}")
+        self.console.print(line, markup=False, highlight=False)
+        for r in results:
+            if r.status == "failed":
+                self.console.print(f"  seed {r.seed} failed: {r.message}", markup=False, highlight=False)
+
+    def summary(self) -> int:
+        """Print the grid's totals; return the number of failed runs."""
+        text = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "nothing"
+        self.console.print(f"done: {text}")
+        return self.statuses.get("failed", 0)

@@ -1,0 +1,114 @@
+"""Result files on disk: layout, atomic writes, validation and the resume decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from benchmarks.schema import FINISHED_STATUSES, RunResult
+
+
+def result_path(out_dir: Path, suite: str, task: str, agent: str, seed: int) -> Path:
+    """`results/<suite>/<task>/<agent>/seed_<n>.json`."""
+    return Path(out_dir) / suite / task / agent / f"seed_{seed}.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory + fsync + rename: readers see the old
+    file or the new one, never a partial one, even if the process dies mid-write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def write_result(path: Path, result: RunResult) -> None:
+    atomic_write_text(path, json.dumps(result.model_dump(mode="json"), indent=1, allow_nan=False) + "\n")
+
+
+def read_result(path: Path) -> RunResult:
+    """Parse and validate one result file (raises ValueError with the reason)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"unreadable: {e}") from None
+    try:
+        return RunResult.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ValueError(f"invalid: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
+ResumeState = Literal["missing", "done", "failed", "stale", "corrupt"]
+
+
+def resume_state(path: Path, config_hash: str) -> tuple[ResumeState, str]:
+    """What to do with an existing file: only `done` is skipped; the rest are (re)run."""
+    if not path.exists():
+        return "missing", ""
+    try:
+        result = read_result(path)
+    except ValueError as e:
+        return "corrupt", str(e)
+    if result.config_hash != config_hash:
+        return "stale", f"config hash {result.config_hash[:12]} != {config_hash[:12]}"
+    if result.status not in FINISHED_STATUSES:
+        return "failed", result.message or result.status
+    return "done", result.status
+
+
+def move_aside(path: Path, reason: str) -> Path:
+    """Keep an old file under a name the loaders ignore (`*.json.<reason>-<utc>`), never overwrite it."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.name}.{reason}-{stamp}")
+    os.replace(path, target)
+    return target
+
+
+def check_writable(out_dir: Path) -> None:
+    """Fail before any work if results cannot be written (raises OSError)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".write-test.", dir=out_dir)
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def load_dir(out_dir: Path) -> tuple[list[tuple[Path, RunResult]], list[tuple[Path, str]]]:
+    """Every `*.json` result under `out_dir`: (valid, rejected-with-reason)."""
+    good: list[tuple[Path, RunResult]] = []
+    bad: list[tuple[Path, str]] = []
+    for p in sorted(Path(out_dir).rglob("seed_*.json")):
+        try:
+            good.append((p, read_result(p)))
+        except ValueError as e:
+            bad.append((p, str(e)))
+    return good, bad
+
+
+def jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=str))

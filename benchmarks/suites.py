@@ -1,0 +1,112 @@
+"""Suites (task lists with default agents and seeds) and their budgets.
+
+A budget fixes everything the runner does around an agent: how many env steps at most,
+how often to evaluate ("epoch"), when to stop early, and how evaluation is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from benchmarks.tasks import TASKS
+
+PAPER_MAX_ENV_STEPS = 50_000_000
+"""[T1]: "maximum environment steps 50 mil."."""
+PAPER_PATIENCE = 20
+"""[T1]: patience of 20 evaluations ("epochs") without strict improvement."""
+
+
+@dataclass(frozen=True)
+class EvalProtocol:
+    eval_steps: int = 10_000
+    """Paper metric (spec §5.4): steps of one env with stochastic actions and persistent
+    recurrent state; score = total reward / finished episodes. Used for early stopping."""
+    final_episodes: int = 10
+    """Final-policy score: mean return of this many complete episodes, one env each, from
+    keys that depend only on `eval_seed` and the run's seed (shared by every agent)."""
+    eval_seed: int = 20_250_101
+    """Root of the evaluation keys; never derived from an agent."""
+
+    def __post_init__(self) -> None:
+        if self.eval_steps < 1 or self.final_episodes < 1:
+            raise ValueError("eval_steps and final_episodes must be at least 1")
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_env_steps: int = PAPER_MAX_ENV_STEPS
+    """Hard cap on training env steps per seed (rounded down to whole epochs)."""
+    eval_interval: int = 1_000_000
+    """Env steps between evaluations: one "epoch". 1M = the paper-era code (100 chunks of 10 000)."""
+    patience: int = PAPER_PATIENCE
+    """Stop a seed after this many evaluations without a strictly better best score."""
+    eval: EvalProtocol = field(default_factory=EvalProtocol)
+
+    def __post_init__(self) -> None:
+        if self.max_env_steps < 1:
+            raise ValueError(f"max_env_steps must be at least 1 (got {self.max_env_steps})")
+        if not 1 <= self.eval_interval <= self.max_env_steps:
+            raise ValueError(f"eval_interval must be in [1, max_env_steps={self.max_env_steps}] (got {self.eval_interval})")
+        if self.patience < 1:
+            raise ValueError(f"patience must be at least 1 (got {self.patience})")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    tasks: tuple[str, ...]
+    agents: tuple[str, ...]
+    """Agents run when the command names none."""
+    seeds: int
+    """Seeds run when the command names none (0 .. seeds-1)."""
+    budget: Budget
+    description: str
+
+
+PAPER_BUDGET = Budget()
+
+SUITES: dict[str, Suite] = {}
+
+
+def register_suite(suite: Suite) -> Suite:
+    missing = [t for t in suite.tasks if t not in TASKS]
+    if missing:
+        raise ValueError(f"suite {suite.name!r} names unknown tasks {missing}")
+    SUITES[suite.name] = suite
+    return suite
+
+
+register_suite(Suite(
+    name="smoke",
+    tasks=("CartPole-v1", "MemoryChain-4"),
+    agents=("random",),
+    seeds=2,
+    budget=Budget(max_env_steps=8_000, eval_interval=2_000, patience=PAPER_PATIENCE,
+                  eval=EvalProtocol(eval_steps=1_000, final_episodes=4)),
+    description="seconds: wiring checks for tests and CI",
+))
+register_suite(Suite(
+    name="quick",
+    tasks=("CartPole-vel", "CartPole-pos", "MemoryChain-4", "DeepSea-8", "Pendulum-v1"),
+    agents=("random",),
+    seeds=3,
+    budget=Budget(max_env_steps=200_000, eval_interval=10_000, patience=PAPER_PATIENCE,
+                  eval=EvalProtocol(eval_steps=10_000, final_episodes=10)),
+    description="the default: a few POMDP and control tasks, minutes on 2 cores",
+))
+register_suite(Suite(
+    name="gymnax-paper",
+    tasks=tuple(t.id for t in TASKS.values() if any(r.startswith("table2:") for r in t.paper_rows)),
+    agents=("random",),
+    seeds=5,
+    budget=PAPER_BUDGET,
+    description="every row of the paper's Table 2 (gymnax, episodes capped at 500)",
+))
+register_suite(Suite(
+    name="lru-paper",
+    tasks=tuple(t.id for t in TASKS.values() if any(r.startswith("table3:") for r in t.paper_rows)),
+    agents=("random",),
+    seeds=5,
+    budget=PAPER_BUDGET,
+    description="the gymnax rows of the paper's Table 3 (episodes capped at 1 000); popgym rows come with the popgym port",
+))

@@ -1,0 +1,1 @@
+"""Reports read `results/` JSON files only: they never import training code (`agents`, `benchmarks`)."""

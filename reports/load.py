@@ -1,0 +1,55 @@
+"""Load and validate result files against the exported JSON Schema; never crash on one bad file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SCHEMA_PATH = Path(__file__).with_name("run_result.schema.json")
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+@dataclass
+class Loaded:
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+    rejected: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def validate(data: Any) -> str | None:
+    """The first schema violation of a parsed file, or None when valid."""
+    err = jsonschema.exceptions.best_match(_validator().iter_errors(data))
+    if err is None:
+        return None
+    where = "/".join(map(str, err.absolute_path)) or "(top level)"
+    return f"{where}: {err.message}"
+
+
+def load_results(results_dir: Path) -> Loaded:
+    """Every `seed_*.json` under `results_dir` (moved-aside files end differently and are ignored)."""
+    out = Loaded()
+    for path in sorted(Path(results_dir).rglob("seed_*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            out.rejected.append((path, f"unreadable JSON: {e}"))
+            continue
+        problem = validate(data)
+        if problem:
+            out.rejected.append((path, f"schema: {problem}"))
+            continue
+        out.runs.append(data)
+        out.paths.append(path)
+    return out
