@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 
-# One XLA CPU thread per process: avoids jax 0.10's thread-pool deadlock when vmapping
-# LAPACK calls (orthogonal inits) over seeds and steadies small programs
-# (notes/performance.md). Must be set before jax starts; users may override it.
+# One XLA CPU thread per process: jax 0.10 deadlocks when as many vmapped LAPACK calls
+# (QR in orthogonal inits, cholesky, ...) wait on XLA's CPU pool as it has threads, and
+# one thread costs nothing measurable for these small programs (it also steadies them).
+# Must be set before jax starts; export NPROC to override.
 os.environ.setdefault("NPROC", "1")
 
 import sys
@@ -128,6 +129,8 @@ def list_(what: str) -> None:
     from benchmarks.tasks import TASKS
 
     console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+        console = Console(width=240)
     if what in ("all", "suites"):
         t = Table(title="suites")
         for c in ("suite", "tasks", "agents", "seeds", "max steps", "eval every", "patience", "description"):

@@ -123,11 +123,15 @@ def make_plan(
     for t in task_ids:
         task = apply_overrides(TASKS[t], overrides.get("task", {}), "task", OVERRIDABLE_TASK_FIELDS)
         try:
-            make_env(task)  # fail on bad masks / params / packages before any work
+            spec = make_env(task).spec  # fail on bad masks / params / packages before any work
         except (UnsupportedTask, ValueError) as e:
             raise ConfigError(str(e)) from None
         for a in agent_names:
             cfg = apply_overrides(agent_registry.default_config(a), overrides.get(a, {}), a)
+            spi = agent_registry.make_agent(a, cfg).steps_per_iteration(spec)
+            if spi > budget.max_env_steps:
+                raise ConfigError(f"{a} on {t} consumes {spi:,} env steps per iteration, more than "
+                                  f"budget.max_env_steps={budget.max_env_steps:,}")
             probe = Unit(s.name, task, a, cfg, budget, ())
             todo = []
             for seed in seed_list:
@@ -344,7 +348,7 @@ def write_unit_results(out_dir: Path, unit: Unit, results: list[RunResult]) -> N
         path = unit.path(out_dir, r.seed)
         if path.exists():
             state, _ = resume_state(path, r.config_hash)
-            move_aside(path, "stale" if state == "stale" else "replaced")
+            move_aside(path, state)  # stale | corrupt | failed (| done, if a finished run is redone)
         write_result(path, r)
 
 

@@ -90,7 +90,7 @@ register_suite(Suite(
     tasks=("CartPole-vel", "CartPole-pos", "MemoryChain-4", "DeepSea-8", "Pendulum-v1"),
     agents=("random",),
     seeds=3,
-    budget=Budget(max_env_steps=200_000, eval_interval=10_000, patience=PAPER_PATIENCE,
+    budget=Budget(max_env_steps=500_000, eval_interval=20_000, patience=PAPER_PATIENCE,
                   eval=EvalProtocol(eval_steps=10_000, final_episodes=10)),
     description="the default: a few POMDP and control tasks, minutes on 2 cores",
 ))

@@ -34,8 +34,9 @@ def build_report(results_dir: Path, out_dir: Path) -> Path:
         by = defaultdict(int)
         for r in runs:
             by[r["status"]] += 1
-        best = [r["best_score"] for r in runs if r["status"] != "failed" and r["best_score"] is not None]
-        final = [r["final_score"] for r in runs if r["status"] != "failed" and r["final_score"] is not None]
+        scored = [r for r in runs if r["status"] in ("completed", "early-stopped")]
+        best = [r["best_score"] for r in scored if r["best_score"] is not None]
+        final = [r["final_score"] for r in scored if r["final_score"] is not None]
         steps = [r["env_steps"] for r in runs if r["status"] != "failed"]
         best_txt = (f"{statistics.median(best):.4g} ± {statistics.stdev(best):.3g}" if len(best) > 1
                     else _fmt(best[0]) if best else "-")

@@ -1,0 +1,61 @@
+"""Sessions: `tests` (default, < 10 min on 2 cores), `bench`, `report`, `slow`, `perf`.
+
+    nox -s tests                      # the test suite
+    nox -s bench                      # the `quick` suite, then its report
+    nox -s bench -- --suite popgym    # any `rtrrl-bench run` arguments
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+ENV = {"NPROC": "1"}  # one XLA CPU thread per process (see benchmarks/cli.py)
+
+
+def _results_dir(args: list[str]) -> str:
+    for i, a in enumerate(args):
+        if a == "--out" and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--out="):
+            return a.split("=", 1)[1]
+    return "results"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit, differential and short learning tests (no `slow` ones)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not slow", *session.posargs, env=ENV)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Long tests: exhaustive and learning tests."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "slow", *session.posargs, env=ENV, success_codes=[0, 5])
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the runner (default: the `quick` suite), then build the report of what exists."""
+    session.install("-e", ".")
+    args = session.posargs or ["--suite", "quick"]
+    session.run("rtrrl-bench", "run", *args, env=ENV)
+    session.run("rtrrl-bench", "report", "--results", _results_dir(list(args)), env=ENV)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Build the report from `results/` (or the directory given after --)."""
+    session.install("-e", ".")
+    session.run("rtrrl-bench", "report", "--results", session.posargs[0] if session.posargs else "results")
+
+
+@nox.session
+def perf(session: nox.Session) -> None:
+    """Speed ratios measured in one process (agent steps/s vs raw env steps/s)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.perf", *session.posargs, env=ENV)

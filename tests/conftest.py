@@ -1,0 +1,28 @@
+import os
+
+os.environ.setdefault("NPROC", "1")  # before jax starts (see benchmarks/cli.py)
+
+import pytest
+
+import agents
+from benchmarks.cli import main
+from fault_agents import BoomAgent, BoomConfig, NaNAgent, NaNConfig
+
+agents.register_agent(BoomAgent, BoomConfig)
+agents.register_agent(NaNAgent, NaNConfig)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -1,0 +1,161 @@
+"""The CLI as users call it: runs, resume, kill and re-run, and every user-error path."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reports.load import load_results
+
+FAST = ["--max-steps", "4000", "--eval-interval", "2000", "--set", "eval.eval_steps=200", "--set", "eval.final_episodes=2"]
+
+
+def _files(out: Path):
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+
+
+def test_run_then_rerun_does_no_work(cli, tmp_path):
+    out = tmp_path / "res"
+    code, _, err = cli("run", "--suite", "smoke", "--out", str(out), *FAST)
+    assert code == 0, err
+    files = _files(out)
+    assert files == [f"smoke/{t}/random/seed_{s}.json" for t in ("CartPole-v1", "MemoryChain-4") for s in (0, 1)]
+    mtimes = {f: (out / f).stat().st_mtime_ns for f in files}
+    code, _, err = cli("run", "--suite", "smoke", "--out", str(out), *FAST)
+    assert code == 0 and "0 runs to do" in err and "4 already done" in err
+    assert {f: (out / f).stat().st_mtime_ns for f in files} == mtimes
+
+
+def test_changed_config_reruns_and_moves_the_old_file_aside(cli, tmp_path):
+    out = tmp_path / "res"
+    base = ["run", "--suite", "smoke", "--task", "MemoryChain-4", "--seeds", "1", "--out", str(out), *FAST]
+    assert cli(*base)[0] == 0
+    old = json.loads((out / "smoke/MemoryChain-4/random/seed_0.json").read_text())
+    code, _, err = cli(*base, "--set", "random.num_envs=2")
+    assert code == 0 and "1 existing files to redo" in err
+    new = json.loads((out / "smoke/MemoryChain-4/random/seed_0.json").read_text())
+    assert new["config"]["agent"]["hyperparameters"]["num_envs"] == 2 and new["config_hash"] != old["config_hash"]
+    aside = [p for p in (out / "smoke/MemoryChain-4/random").iterdir() if ".stale-" in p.name]
+    assert len(aside) == 1 and json.loads(aside[0].read_text()) == old
+
+
+def test_corrupt_file_is_redone(cli, tmp_path):
+    out = tmp_path / "res"
+    base = ["run", "--suite", "smoke", "--task", "CartPole-v1", "--seeds", "1", "--out", str(out), *FAST]
+    assert cli(*base)[0] == 0
+    f = out / "smoke/CartPole-v1/random/seed_0.json"
+    good = f.read_text()
+    f.write_text(good[:100])
+    code, _, err = cli(*base)
+    assert code == 0 and "corrupt" in err
+    new, old = json.loads(f.read_text())["curve"], json.loads(good)["curve"]
+    assert new["eval_score"] == old["eval_score"] and new["train_return"] == old["train_return"], "same seed, same numbers"
+
+
+def test_failed_runs_exit_1_and_the_grid_goes_on(cli, tmp_path):
+    out = tmp_path / "res"
+    code, _, err = cli("run", "--suite", "smoke", "--task", "MemoryChain-4", "--agent", "test-boom",
+                       "--agent", "random", "--out", str(out), *FAST)
+    assert code == 1
+    loaded = load_results(out)
+    assert sorted((r["agent"], r["status"]) for r in loaded.runs) == [
+        ("random", "completed"), ("random", "completed"), ("test-boom", "failed"), ("test-boom", "failed")]
+    code, _, err = cli("run", "--suite", "smoke", "--task", "MemoryChain-4", "--agent", "test-boom",
+                       "--agent", "random", "--out", str(out), *FAST)
+    assert code == 1 and "2 runs to do" in err and "2 already done" in err, "failed runs are retried"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--suite", "nope"], "unknown suite 'nope'; valid: smoke, quick"),
+    (["--task", "CartPole"], "unknown task 'CartPole'; valid: CartPole-v1"),
+    (["--agent", "ppo-nope"], "unknown agent 'ppo-nope'; valid: random"),
+    (["--seeds", "two"], "--seeds 'two'"),
+    (["--seeds", "0"], "--seeds '0'"),
+    (["--max-steps", "0"], "must be a positive integer"),
+    (["--max-steps", "ten"], "'ten' is not a valid integer"),
+    (["--eval-interval", "9000", "--max-steps", "8000"], "eval_interval must be in"),
+    (["--set", "random.num_envs"], "expected SCOPE.FIELD=VALUE"),
+    (["--set", "random.lr=3"], "random has no setting 'lr'; valid: num_envs, unroll"),
+    (["--set", "random.num_envs=many"], "random.num_envs='many'"),
+    (["--set", "random.num_envs=0"], "num_envs and unroll must be at least 1"),
+    (["--set", "nobody.x=1"], "unknown override scope 'nobody'"),
+    (["--set", "task.obs_mask=[7]"], "not a set of distinct indices"),
+    (["--set", "task.env_id=Pong-misc"], "task has no setting 'env_id'"),
+    (["--set", "task.env_params={\"nope\": 1}"], "has no env params ['nope']"),
+    (["--config", "/nonexistent/c.toml"], "cannot read config file"),
+    (["--block-size", "-1"], "must be a positive integer"),
+    (["--set", "random.num_envs=100", "--max-steps", "50", "--eval-interval", "50"], "consumes 100 env steps per iteration"),
+    (["--bogus"], "No such option '--bogus'"),
+])
+def test_user_errors_are_one_line_exit_2_nothing_written(cli, tmp_path, args, message):
+    out = tmp_path / "res"
+    code, stdout, err = cli("run", "--suite", "smoke", "--out", str(out), *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rtrrl-bench: error: "), err
+    assert message in lines[0]
+    assert "Traceback" not in err + stdout
+    assert not out.exists()
+
+
+def test_bad_config_file_and_unwritable_out(cli, tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[budget\nmax_env_steps = 1")
+    code, _, err = cli("run", "--suite", "smoke", "--config", str(bad), "--out", str(tmp_path / "r"))
+    assert code == 2 and "is not valid TOML" in err and len(err.strip().splitlines()) == 1
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = cli("run", "--suite", "smoke", "--out", str(blocker / "sub"))
+    assert code == 2 and "cannot write results to" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("report", "--results", str(tmp_path / "missing"))
+    assert code == 2 and "no results directory" in err
+
+
+def test_config_file_and_set_are_recorded(cli, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[budget]\nmax_env_steps = 4000\neval_interval = 2000\n[eval]\neval_steps = 100\n"
+                   "final_episodes = 1\n[agent.random]\nnum_envs = 3\n[task]\nmax_episode_length = 50\n")
+    out = tmp_path / "res"
+    code, _, err = cli("run", "--suite", "smoke", "--task", "CartPole-v1", "--seeds", "1", "--out", str(out),
+                       "--config", str(cfg), "--set", "random.num_envs=2")
+    assert code == 0, err
+    data = json.loads((out / "smoke/CartPole-v1/random/seed_0.json").read_text())
+    assert data["config"]["agent"]["hyperparameters"]["num_envs"] == 2, "--set wins over the file"
+    assert data["config"]["task"]["max_episode_length"] == 50
+    assert data["config"]["budget"]["max_env_steps"] == 4000 and data["curve"]["env_steps"] == [2000, 4000]
+
+
+def test_dry_run_and_list(cli, tmp_path):
+    out = tmp_path / "res"
+    code, _, err = cli("run", "--suite", "gymnax-paper", "--dry-run", "--out", str(out))
+    assert code == 0 and "100 runs to do in 20 units" in err and "gymnax-paper/CartPole-vel/random seeds 0-4" in err
+    assert not out.exists()
+    code, stdout, _ = cli("list")
+    assert code == 0
+    for needle in ("gymnax-paper", "lru-paper", "MemoryChain-64", "Catch-ep1000", "num_envs"):
+        assert needle in stdout
+
+
+def test_killed_at_random_moments_then_resumed(tmp_path):
+    """Kill the real console command at random moments; every file left is valid; a re-run finishes the grid."""
+    out = tmp_path / "res"
+    cmd = [Path(sys.executable).with_name("rtrrl-bench"), "run", "--suite", "smoke", "--out", str(out), *FAST]
+    rng = random.Random(0)
+    for _ in range(2):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(3.0, 9.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        loaded = load_results(out) if out.exists() else None
+        assert loaded is None or loaded.rejected == []
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    loaded = load_results(out)
+    assert len(loaded.runs) == 4 and loaded.rejected == []
+    assert all(r["status"] == "completed" for r in loaded.runs)

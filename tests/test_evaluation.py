@@ -1,0 +1,69 @@
+"""Shared evaluation against plain Python loops over the same environment and keys."""
+
+import jax
+import numpy as np
+import pytest
+
+from agents import make_agent
+from benchmarks.envs import make_env
+from benchmarks.evaluation import episode_return, final_eval_keys, final_policy_score, paper_score
+from benchmarks.tasks import TASKS
+
+
+def _setup(task_id):
+    agent = make_agent("random")
+    env = make_env(TASKS[task_id])
+    params = agent.policy_params(agent.init(jax.random.PRNGKey(0), env))
+    return agent, env, params
+
+
+@pytest.mark.parametrize("task_id, steps", [("CartPole-v1", 300), ("MemoryChain-4", 53), ("Pendulum-v1", 450)])
+def test_paper_score_is_total_reward_over_finished_episodes(task_id, steps):
+    agent, env, params = _setup(task_id)
+    key = jax.random.PRNGKey(42)
+    got = float(jax.jit(paper_score, static_argnums=(0, 1, 4))(agent, env, params, key, steps))
+
+    reset_key, key = jax.random.split(key)
+    state, ts = env.reset(reset_key)
+    carry = agent.initial_carry(params)
+    step = jax.jit(env.step)
+    total, finished = 0.0, 0
+    for _ in range(steps):
+        key, k_act, k_env = jax.random.split(key, 3)
+        carry, action = agent.policy(params, carry, ts, k_act)
+        state, ts = step(k_env, state, action)
+        total += float(ts.reward)
+        finished += int(ts.done)
+    assert finished >= 1 or task_id == "Pendulum-v1"
+    np.testing.assert_allclose(got, total / max(finished, 1), rtol=1e-5)
+
+
+def test_episode_return_counts_exactly_one_episode():
+    agent, env, params = _setup("CartPole-vel")
+    key = jax.random.PRNGKey(7)
+    got = float(jax.jit(episode_return, static_argnums=(0, 1))(agent, env, params, key))
+    reset_key, key = jax.random.split(key)
+    state, ts = env.reset(reset_key)
+    carry = agent.initial_carry(params)
+    step = jax.jit(env.step)
+    ret, length = 0.0, 0
+    while True:
+        key, k_act, k_env = jax.random.split(key, 3)
+        carry, action = agent.policy(params, carry, ts, k_act)
+        state, ts = step(k_env, state, action)
+        ret += float(ts.reward)
+        length += 1
+        if ts.done:
+            break
+    assert got == ret and length < env.spec.max_episode_length
+
+
+def test_final_score_uses_shared_keys_and_averages_episodes():
+    agent, env, params = _setup("MemoryChain-4")
+    keys = final_eval_keys(123, 3, 6)
+    np.testing.assert_array_equal(keys, final_eval_keys(123, 3, 6))
+    assert not np.array_equal(keys, final_eval_keys(123, 4, 6))
+    score = float(final_policy_score(agent, env, params, keys))
+    singles = [float(episode_return(agent, env, params, k)) for k in keys]
+    np.testing.assert_allclose(score, np.mean(singles), rtol=1e-6)
+    assert set(singles) <= {-1.0, 1.0}, "MemoryChain pays ±1 once per episode"
