@@ -75,18 +75,24 @@ def cli() -> None:
 @click.option("--set", "sets", multiple=True, metavar="SCOPE.FIELD=VALUE",
               help="Override a setting: <agent>.<field>, task.<field>, budget.<field>, eval.<field> (repeatable).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML/JSON file of overrides (--set wins).")
+@click.option("--jobs", type=int, callback=_positive,
+              help="Worker processes (default: one per CPU core, at most 8, on CPU; 1 on an accelerator).")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Import a module that registers extra agents or tasks (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would run and exit.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
 def run(suite: str, tasks: Sequence[str], agents: Sequence[str], seeds: str | None, max_steps: int | None,
         eval_interval: int | None, patience: int | None, block_size: int | None, out: str, sets: Sequence[str],
-        config_file: str | None, dry_run: bool, progress: bool | None) -> None:
+        config_file: str | None, jobs: int | None, plugins: Sequence[str], dry_run: bool,
+        progress: bool | None) -> None:
     """Train a grid of agents x tasks x seeds and write one JSON file per run (resumable)."""
     from benchmarks.config import ConfigError, load_config_file, merge_overrides, parse_set_options
-    from benchmarks.runner import make_plan
+    from benchmarks.runner import import_plugins, make_plan
     from benchmarks.storage import check_writable
 
     out_dir = Path(out)
     try:
+        import_plugins(plugins)
         cli_budget = {k: v for k, v in {"max_env_steps": max_steps, "eval_interval": eval_interval,
                                          "patience": patience}.items() if v is not None}
         layers = [load_config_file(config_file)] if config_file else []
@@ -107,11 +113,11 @@ def run(suite: str, tasks: Sequence[str], agents: Sequence[str], seeds: str | No
     reporter.print_plan(dry_run)
     if dry_run or not plan.units:
         return
-    from benchmarks.runner import LocalExecutor
+    from benchmarks.runner import LocalExecutor, default_jobs
 
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     with reporter:
-        LocalExecutor().execute(plan.units, out_dir, command, reporter.on_epoch, reporter.on_result)
+        LocalExecutor(jobs or default_jobs(len(plan.units)), plugins).execute(plan.units, out_dir, command, reporter.on_epoch, reporter.on_result)
     failed = reporter.summary()
     if failed:
         sys.exit(EXIT_RUNS_FAILED)

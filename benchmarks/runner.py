@@ -10,9 +10,16 @@ no longer grows; the block ends when every seed stopped or the budget is spent.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
+import multiprocessing
+import os
+import queue as queue_module
+import signal
 import time
 import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
@@ -353,12 +360,130 @@ def write_unit_results(out_dir: Path, unit: Unit, results: list[RunResult]) -> N
 
 
 class LocalExecutor:
-    """Runs units one after another in this process (the default)."""
+    """Runs units on this machine: in this process (`jobs=1`) or in `jobs` worker processes.
+
+    Workers only compute; this process alone writes `results/`, as units finish. With one
+    XLA CPU thread per process (NPROC=1), a second worker is how the second core is used.
+    """
+
+    def __init__(self, jobs: int = 1, plugins: Sequence[str] = ()):
+        if jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        self.jobs = jobs
+        self.plugins = tuple(plugins)  # modules that register agents/tasks, imported by each worker
 
     def execute(self, units: Sequence[Unit], out_dir: Path, command: str,
                 on_epoch: EpochCallback | None = None, on_result: ResultCallback | None = None) -> None:
-        for unit in units:
-            results = run_unit(unit, command, on_epoch)
+        def finish(unit: Unit, results: list[RunResult]) -> None:
             write_unit_results(out_dir, unit, results)
             if on_result is not None:
                 on_result(unit, results)
+
+        if self.jobs == 1 or len(units) <= 1:
+            for unit in units:
+                finish(unit, run_unit(unit, command, on_epoch))
+            return
+        _execute_in_workers(list(units), min(self.jobs, len(units)), command, on_epoch, finish, self.plugins)
+
+
+def default_jobs(num_units: int) -> int:
+    """Worker processes when the user names none: one per CPU core (at most 8) on a CPU
+    backend; one on an accelerator, where processes would compete for its memory."""
+    if jax.default_backend() != "cpu":
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8, num_units))
+
+
+_progress_queue: Any = None  # set in each worker by `_worker_init`
+
+
+def _worker_init(queue: Any, plugins: tuple[str, ...]) -> None:
+    global _progress_queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops workers
+    _progress_queue = queue
+    import_plugins(plugins)
+
+
+def import_plugins(modules: Sequence[str]) -> None:
+    """Import modules that register extra agents or tasks (`register_agent`, `register_task`)."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as e:
+            raise ConfigError(f"cannot import plugin {name!r}: {type(e).__name__}: {e}") from None
+
+
+def _worker_run(index: int, unit: Unit, command: str) -> list[RunResult]:
+    def report(_unit: Unit, steps: int, active: int) -> None:
+        _progress_queue.put((index, steps, active))
+
+    return run_unit(unit, command, report)
+
+
+def _execute_in_workers(units: list[Unit], jobs: int, command: str, on_epoch: EpochCallback | None,
+                        finish: Callable[[Unit, list[RunResult]], None], plugins: tuple[str, ...] = ()) -> None:
+    """Run units in a process pool. A dying worker (OOM, kill) breaks the whole pool and every
+    unit in flight: those are rerun one at a time in a fresh pool, so only the unit that kills
+    its worker when alone gets a failure record."""
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that has started jax
+    queue = ctx.Queue()
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(queue, plugins))
+
+    todo = list(enumerate(units))
+    suspects: set[int] = set()  # units in flight when a worker died: rerun alone
+    pool = new_pool()
+    running: dict[Future, tuple[int, Unit, str]] = {}
+
+    def drain() -> None:
+        while True:
+            try:
+                index, steps, active = queue.get_nowait()
+            except queue_module.Empty:
+                return
+            if on_epoch is not None:
+                on_epoch(units[index], steps, active)
+
+    try:
+        while todo or running:
+            while todo and len(running) < jobs:
+                alone = todo[0][0] in suspects
+                if alone and running:
+                    break
+                index, unit = todo.pop(0)
+                running[pool.submit(_worker_run, index, unit, command)] = (index, unit, provenance.utc_now())
+                if alone:
+                    break
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            drain()
+            broken = False
+            for future in done:
+                if isinstance(future.exception(), BrokenProcessPool):
+                    broken = True
+                    continue
+                _, unit, started = running.pop(future)
+                try:
+                    results = future.result()
+                except Exception as e:  # infrastructure (pickling, plugin import), not the unit's code
+                    results = [_failure(unit, seed, f"{type(e).__name__}: {e}", command, started) for seed in unit.seeds]
+                finish(unit, results)
+            if broken:
+                in_flight = list(running.values())
+                running.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool()
+                if len(in_flight) == 1 and in_flight[0][0] in suspects:
+                    _, unit, started = in_flight[0]
+                    message = "worker process died (killed or out of memory)"
+                    finish(unit, [_failure(unit, seed, message, command, started) for seed in unit.seeds])
+                else:
+                    suspects.update(index for index, _, _ in in_flight)
+                    todo[:0] = [(index, unit) for index, unit, _ in in_flight]
+    except BaseException:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    drain()

@@ -94,19 +94,14 @@ register_suite(Suite(
                   eval=EvalProtocol(eval_steps=10_000, final_episodes=10)),
     description="the default: a few POMDP and control tasks, minutes on 2 cores",
 ))
-register_suite(Suite(
-    name="gymnax-paper",
-    tasks=tuple(t.id for t in TASKS.values() if any(r.startswith("table2:") for r in t.paper_rows)),
-    agents=("random",),
-    seeds=5,
-    budget=PAPER_BUDGET,
-    description="every row of the paper's Table 2 (gymnax, episodes capped at 500)",
-))
-register_suite(Suite(
-    name="lru-paper",
-    tasks=tuple(t.id for t in TASKS.values() if any(r.startswith("table3:") for r in t.paper_rows)),
-    agents=("random",),
-    seeds=5,
-    budget=PAPER_BUDGET,
-    description="the gymnax rows of the paper's Table 3 (episodes capped at 1 000); popgym rows come with the popgym port",
-))
+
+
+def _paper_suite(name: str, table: str, description: str) -> Suite:
+    """All registered tasks of one paper table, 5 seeds, the paper's budget."""
+    tasks = tuple(t.id for t in TASKS.values() if any(r.startswith(f"{table}:") for r in t.paper_rows))
+    return register_suite(Suite(name, tasks, agents=("random",), seeds=5, budget=PAPER_BUDGET, description=description))
+
+
+_paper_suite("gymnax-paper", "table2", "every row of the paper's Table 2 (gymnax, episodes capped at 500)")
+_paper_suite("lru-paper", "table3", "the gymnax rows of the paper's Table 3 (episodes capped at 1 000); "
+             "popgym rows come with the popgym port")

@@ -4,12 +4,8 @@ os.environ.setdefault("NPROC", "1")  # before jax starts (see benchmarks/cli.py)
 
 import pytest
 
-import agents
+import fault_agents  # noqa: F401  (registers the test-only agents)
 from benchmarks.cli import main
-from fault_agents import BoomAgent, BoomConfig, NaNAgent, NaNConfig
-
-agents.register_agent(BoomAgent, BoomConfig)
-agents.register_agent(NaNAgent, NaNConfig)
 
 
 @pytest.fixture

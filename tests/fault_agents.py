@@ -76,3 +76,33 @@ class NaNAgent:
 
     def policy(self, params, carry, timestep, key):
         return carry, params.sample(key)
+
+
+@dataclass(frozen=True)
+class CrashConfig:
+    pass
+
+
+@dataclass(frozen=True)
+class CrashAgent(BoomAgent):
+    """Kills its own process (as the OOM killer would) when run in a worker process."""
+
+    config: CrashConfig = field(default_factory=CrashConfig)
+    name: ClassVar[str] = "test-crash"
+
+    def init(self, key, env):
+        import multiprocessing
+        import os
+        import signal
+
+        if multiprocessing.parent_process() is not None:
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise RuntimeError("test-crash only crashes worker processes")
+
+
+# a plugin module registers what it defines (`--plugin fault_agents` imports it in every worker)
+from agents import register_agent  # noqa: E402
+
+register_agent(BoomAgent, BoomConfig)
+register_agent(NaNAgent, NaNConfig)
+register_agent(CrashAgent, CrashConfig)

@@ -58,17 +58,39 @@ def test_corrupt_file_is_redone(cli, tmp_path):
     assert new["eval_score"] == old["eval_score"] and new["train_return"] == old["train_return"], "same seed, same numbers"
 
 
-def test_failed_runs_exit_1_and_the_grid_goes_on(cli, tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_failed_runs_exit_1_and_the_grid_goes_on(cli, tmp_path, jobs):
     out = tmp_path / "res"
-    code, _, err = cli("run", "--suite", "smoke", "--task", "MemoryChain-4", "--agent", "test-boom",
-                       "--agent", "random", "--out", str(out), *FAST)
+    args = ["run", "--suite", "smoke", "--agent", "test-boom", "--agent", "random", "--plugin", "fault_agents",
+            "--jobs", jobs, "--out", str(out), *FAST]
+    code, _, err = cli(*args)
     assert code == 1
     loaded = load_results(out)
-    assert sorted((r["agent"], r["status"]) for r in loaded.runs) == [
-        ("random", "completed"), ("random", "completed"), ("test-boom", "failed"), ("test-boom", "failed")]
-    code, _, err = cli("run", "--suite", "smoke", "--task", "MemoryChain-4", "--agent", "test-boom",
-                       "--agent", "random", "--out", str(out), *FAST)
-    assert code == 1 and "2 runs to do" in err and "2 already done" in err, "failed runs are retried"
+    assert sorted((r["task"], r["agent"], r["status"]) for r in loaded.runs) == sorted(
+        (t, a, "completed" if a == "random" else "failed")
+        for t in ("CartPole-v1", "MemoryChain-4") for a in ("random", "test-boom") for _ in (0, 1))
+    assert all("RuntimeError: boom" in r["message"] for r in loaded.runs if r["status"] == "failed")
+    code, _, err = cli(*args)
+    assert code == 1 and "4 runs to do" in err and "4 already done" in err, "failed runs are retried"
+
+
+def test_a_dying_worker_becomes_a_failure_record_and_the_grid_goes_on(cli, tmp_path):
+    out = tmp_path / "res"
+    code, _, err = cli("run", "--suite", "smoke", "--agent", "test-crash", "--agent", "random", "--plugin",
+                       "fault_agents", "--jobs", "2", "--out", str(out), *FAST)
+    assert code == 1, err
+    runs = load_results(out).runs
+    assert sorted(r["status"] for r in runs if r["agent"] == "random") == ["completed"] * 4
+    crashed = [r for r in runs if r["agent"] == "test-crash"]
+    assert len(crashed) == 4 and all(r["status"] == "failed" and "worker process died" in r["message"] for r in crashed)
+
+
+def test_worker_processes_give_the_same_numbers(cli, tmp_path):
+    for jobs in ("1", "2"):
+        assert cli("run", "--suite", "smoke", "--jobs", jobs, "--out", str(tmp_path / jobs), *FAST)[0] == 0
+    for f in (tmp_path / "1").rglob("seed_*.json"):
+        a, b = json.loads(f.read_text()), json.loads((tmp_path / "2" / f.relative_to(tmp_path / "1")).read_text())
+        assert a["curve"]["eval_score"] == b["curve"]["eval_score"] and a["final_score"] == b["final_score"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -89,6 +111,8 @@ def test_failed_runs_exit_1_and_the_grid_goes_on(cli, tmp_path):
     (["--set", "task.env_id=Pong-misc"], "task has no setting 'env_id'"),
     (["--set", "task.env_params={\"nope\": 1}"], "has no env params ['nope']"),
     (["--config", "/nonexistent/c.toml"], "cannot read config file"),
+    (["--plugin", "no_such_module"], "cannot import plugin 'no_such_module'"),
+    (["--jobs", "0"], "must be a positive integer"),
     (["--block-size", "-1"], "must be a positive integer"),
     (["--set", "random.num_envs=100", "--max-steps", "50", "--eval-interval", "50"], "consumes 100 env steps per iteration"),
     (["--bogus"], "No such option '--bogus'"),
