@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import click
 
 EXIT_USER_ERROR = 2
+DEFAULT_CACHE = "~/.cache/rtrrl-bench/jax"
 EXIT_RUNS_FAILED = 1
 
 
@@ -79,12 +80,15 @@ def cli() -> None:
               help="Worker processes (default: one per CPU core, at most 8, on CPU; 1 on an accelerator).")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import a module that registers extra agents or tasks (repeatable).")
+@click.option("--compile-cache", default=lambda: os.environ.get("RTRRL_BENCH_COMPILE_CACHE", DEFAULT_CACHE),
+              show_default="$RTRRL_BENCH_COMPILE_CACHE or ~/.cache/rtrrl-bench/jax",
+              help="Persistent XLA compilation cache directory shared by runs and workers; 'none' turns it off.")
 @click.option("--dry-run", is_flag=True, help="Show what would run and exit.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
 def run(suite: str, tasks: Sequence[str], agents: Sequence[str], seeds: str | None, max_steps: int | None,
         eval_interval: int | None, patience: int | None, block_size: int | None, out: str, sets: Sequence[str],
-        config_file: str | None, jobs: int | None, plugins: Sequence[str], dry_run: bool,
-        progress: bool | None) -> None:
+        config_file: str | None, jobs: int | None, plugins: Sequence[str], compile_cache: str,
+        dry_run: bool, progress: bool | None) -> None:
     """Train a grid of agents x tasks x seeds and write one JSON file per run (resumable)."""
     from benchmarks.config import ConfigError, load_config_file, merge_overrides, parse_set_options
     from benchmarks.runner import import_plugins, make_plan
@@ -113,7 +117,13 @@ def run(suite: str, tasks: Sequence[str], agents: Sequence[str], seeds: str | No
     reporter.print_plan(dry_run)
     if dry_run or not plan.units:
         return
-    from benchmarks.runner import LocalExecutor, default_jobs
+    from benchmarks.runner import LocalExecutor, default_jobs, enable_compile_cache
+
+    if compile_cache.lower() != "none":
+        try:
+            enable_compile_cache(os.path.expanduser(compile_cache))
+        except OSError as e:
+            raise UserError(f"cannot use compile cache {compile_cache}: {e.strerror or e}") from None
 
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     with reporter:
@@ -148,12 +158,22 @@ def list_(what: str) -> None:
         console.print(t)
     if what in ("all", "tasks"):
         t = Table(title="tasks")
-        for c in ("task", "package", "env id", "params", "obs kept", "max ep len", "paper", "description"):
+        for c in ("task", "package", "env id", "params", "obs kept", "obs dim", "actions", "max ep len", "paper",
+                  "description"):
             t.add_column(c)
+        from benchmarks.envs import make_env
+
         for task in TASKS.values():
             params = ", ".join(f"{k}={v}" for k, v in (*task.env_kwargs, *task.env_params))
-            t.add_row(task.id, task.package, task.env_id, params, str(task.obs_mask or "all"),
-                      str(task.max_episode_length or "default"), ", ".join(task.paper_rows), task.description)
+            try:
+                spec = make_env(task).spec
+                obs_dim, ep_len = str(spec.obs_dim), str(spec.max_episode_length)
+                actions = (f"{spec.num_actions} discrete" if spec.action_kind == "discrete"
+                           else f"{spec.action_dim}-d box [{min(spec.action_low):g}, {max(spec.action_high):g}]")
+            except Exception as e:  # a package without a backend here: still list the task
+                obs_dim, actions, ep_len = "?", f"unavailable ({type(e).__name__})", str(task.max_episode_length)
+            t.add_row(task.id, task.package, task.env_id, params, str(task.obs_mask or "all"), obs_dim, actions,
+                      ep_len, ", ".join(task.paper_rows), task.description)
         console.print(t)
     if what in ("all", "agents"):
         for name in agent_registry.AGENTS:

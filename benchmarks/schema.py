@@ -39,6 +39,7 @@ class Timing(_Strict):
     steps_per_s: float = Field(description="all seeds' training env steps of the block / run_s")
     block_size: int = Field(description="seeds trained together in one vmapped program")
     block_seeds: list[int]
+    compile_cache: Optional[str] = Field(description="persistent compilation cache in use (compile_s is small on a hit); null if off")
 
 
 class Provenance(_Strict):

@@ -1,6 +1,8 @@
 import os
 
 os.environ.setdefault("NPROC", "1")  # before jax starts (see benchmarks/cli.py)
+# in-process CLI calls share one jax cache setting; keep it out of the user's home
+os.environ.setdefault("RTRRL_BENCH_COMPILE_CACHE", "none")
 
 import pytest
 

@@ -183,3 +183,20 @@ def test_killed_at_random_moments_then_resumed(tmp_path):
     loaded = load_results(out)
     assert len(loaded.runs) == 4 and loaded.rejected == []
     assert all(r["status"] == "completed" for r in loaded.runs)
+
+
+def test_compile_cache_is_used_and_recorded(tmp_path):
+    """Through the console command: jax reads the cache setting once per process."""
+    cache = tmp_path / "cache"
+    exe = Path(sys.executable).with_name("rtrrl-bench")
+    args = [exe, "run", "--suite", "smoke", "--task", "CartPole-v1", "--seeds", "1", "--jobs", "1", *FAST,
+            "--compile-cache", str(cache)]
+    assert subprocess.run([*args, "--out", str(tmp_path / "a")], capture_output=True).returncode == 0
+    entries = sorted(p.name for p in cache.iterdir())
+    assert any(name.startswith("jit_epoch_one") for name in entries)
+    data = json.loads((tmp_path / "a/smoke/CartPole-v1/random/seed_0.json").read_text())
+    assert data["timing"]["compile_cache"] == str(cache)
+    assert subprocess.run([*args, "--out", str(tmp_path / "b")], capture_output=True).returncode == 0
+    assert sorted(p.name for p in cache.iterdir()) == entries, "the second run loaded, not recompiled"
+    again = json.loads((tmp_path / "b/smoke/CartPole-v1/random/seed_0.json").read_text())
+    assert again["curve"]["eval_score"] == data["curve"]["eval_score"]
