@@ -43,8 +43,8 @@ class Budget:
     eval: EvalProtocol = field(default_factory=EvalProtocol)
 
     def __post_init__(self) -> None:
-        if self.max_env_steps < 1:
-            raise ValueError(f"max_env_steps must be at least 1 (got {self.max_env_steps})")
+        if not 1 <= self.max_env_steps < 2**31:  # step counters are int32 inside the jitted program
+            raise ValueError(f"max_env_steps must be in [1, 2^31) (got {self.max_env_steps})")
         if not 1 <= self.eval_interval <= self.max_env_steps:
             raise ValueError(f"eval_interval must be in [1, max_env_steps={self.max_env_steps}] (got {self.eval_interval})")
         if self.patience < 1:

@@ -101,6 +101,7 @@ def test_worker_processes_give_the_same_numbers(cli, tmp_path):
     (["--seeds", "0"], "--seeds '0'"),
     (["--max-steps", "0"], "must be a positive integer"),
     (["--max-steps", "ten"], "'ten' is not a valid integer"),
+    (["--max-steps", "3000000000"], "max_env_steps must be in [1, 2^31)"),
     (["--eval-interval", "9000", "--max-steps", "8000"], "eval_interval must be in"),
     (["--set", "random.num_envs"], "expected SCOPE.FIELD=VALUE"),
     (["--set", "random.lr=3"], "random has no setting 'lr'; valid: num_envs, unroll"),
