@@ -15,7 +15,6 @@ import os
 os.environ.setdefault("NPROC", "1")
 
 import sys
-import time
 from pathlib import Path
 from typing import Any, Sequence
 

@@ -20,7 +20,6 @@ import time
 
 import gymnax
 import jax
-import jax.numpy as jnp
 
 import agents as agent_registry
 from benchmarks.envs import make_env

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -96,19 +96,3 @@ def check_writable(out_dir: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".write-test.", dir=out_dir)
     os.close(fd)
     os.unlink(tmp)
-
-
-def load_dir(out_dir: Path) -> tuple[list[tuple[Path, RunResult]], list[tuple[Path, str]]]:
-    """Every `*.json` result under `out_dir`: (valid, rejected-with-reason)."""
-    good: list[tuple[Path, RunResult]] = []
-    bad: list[tuple[Path, str]] = []
-    for p in sorted(Path(out_dir).rglob("seed_*.json")):
-        try:
-            good.append((p, read_result(p)))
-        except ValueError as e:
-            bad.append((p, str(e)))
-    return good, bad
-
-
-def jsonable(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=str))

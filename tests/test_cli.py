@@ -1,7 +1,6 @@
 """The CLI as users call it: runs, resume, kill and re-run, and every user-error path."""
 
 import json
-import os
 import random
 import signal
 import subprocess

@@ -1,12 +1,9 @@
 """Runner: per-seed early stopping in a vmapped block, determinism, resume, failures."""
 
-import json
-from pathlib import Path
 
 import pytest
 
 from benchmarks.runner import make_plan, run_unit
-from benchmarks.storage import read_result
 
 SMALL = {"budget": {"max_env_steps": 40_000, "eval_interval": 2_000, "patience": 2},
          "eval": {"eval_steps": 300, "final_episodes": 2}}
