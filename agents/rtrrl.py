@@ -1,0 +1,340 @@
+"""RTRRL (Lemmel & Grosu, AAAI 2025): an online actor-critic with TD(lambda) eligibility traces
+whose recurrent core learns from a forward-mode trace (RFLO or exact RTRL) and, for RFLO,
+feedback alignment. `linear-td` is the same learner with no RNN (linear in the Meta-RL input).
+
+One iteration = one env step of `num_envs` environments, in the order of spec §4.4:
+step the env with the pending action, reset what ended, build the Meta-RL input, advance the
+core and its trace, sample the next action, compute the TD error with the value stored one
+step earlier, update with the *old* traces (+ entropy gradients), then clear traces where an
+episode ended and accumulate this step's gradients into them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from agents import ctrnn
+from agents.base import EnvLike, EnvSpecLike, PRNGKey, TimeStepLike, TrainMetrics, episode_metrics, scan_iterations
+from agents.heads import GaussianHead, Head, make_head
+
+
+@dataclass(frozen=True)
+class RTRRLConfig:
+    hidden_size: int = 32
+    """CT-RNN neurons ([T1]: 32)."""
+    rnn: str = "ctrnn"
+    """Recurrent core: 'ctrnn', or 'none' for Linear TD(lambda) (readouts on the Meta-RL input)."""
+    gradient_mode: str = "rflo"
+    """'rflo' (approximate, spec §2.2) or 'rtrl' (exact, §2.3)."""
+    f_align: bool = True
+    """Send the RNN its learning signal through fixed random matrices B_A, B_C (spec §3.3)
+    instead of the readouts K_A, K_C. The paper's RFLO column uses it; [ALG2]'s RTRL branch does not."""
+    meta_rl: bool = True
+    """Input = [obs, previous action, previous reward] (spec §1.1); False: obs only (ablation)."""
+    train_rnn: bool = True
+    """False freezes the RNN at its initialisation: only the readouts learn (ablation)."""
+    gamma: float = 0.99
+    """Discount ([T1])."""
+    lambda_actor: float = 0.99
+    """Actor trace decay lambda_A ([T1]); traces decay by gamma * lambda."""
+    lambda_critic: float = 0.99
+    """Critic trace decay lambda_C ([T1])."""
+    lambda_rnn: float = 0.99
+    """RNN trace decay lambda_R ([T1])."""
+    lr_td: float = 1e-3
+    """Adam step size of actor and critic ([T1]: 1e-3; the paper-era code had 1e-5)."""
+    lr_rnn: float = 1e-3
+    """Adam step size of the RNN ([T1]: 1e-3)."""
+    gradient_clip: float | None = None
+    """Global-norm clip of each group's update direction before Adam. [T1] lists 1.0, both code
+    snapshots (which produced the tables) have none. Measured here: 1.0 clips exactly the large
+    terminal TD errors and Linear TD(lambda) on CartPole-vel collapses to ~9 (none: ~400 at 300k steps)."""
+    eta_pi: float = 1.0
+    """Scale of the actor term in the TD objective ([T1] eta_A = 1)."""
+    eta_f: float = 1.0
+    """Scale of the RNN's TD update (0: the RNN learns from entropy only)."""
+    entropy_rate: float = 1e-5
+    """Entropy bonus, added to the update directly, not traced ([T1])."""
+    eta: float | None = 0.0
+    """Average-reward rate. 0 (code default, paper runs): plain discounted TD. None: episodic
+    I = gamma^k weighting of new gradients. > 0: learn an average-reward baseline (spec §1.4)."""
+    dt: float = 1.0
+    """Euler step of the CT-RNN (the reference hard-wires 1)."""
+    num_envs: int = 1
+    """Environments per step, sharing parameters; updates are averaged ([T1]: batch size 1)."""
+    sigma_mode: str = "paper"
+    """Gaussian scale: 'paper' = 0.001 + 1.999 sigmoid (paper-era code), 'softplus' = later code."""
+    average_logprob_over_dims: bool = False
+    """Reference quirk: average log-prob and entropy over action dims instead of summing."""
+    rtrl_reference_compat: bool = False
+    """Reproduce the reference's wrong-axis RTRL weight gradient (spec pitfall 2)."""
+    eval_reset_on_done: bool = True
+    """At an episode boundary during evaluation, reset the RNN state and zero the action/reward
+    slots exactly as in training. False = the paper-era evaluation, which kept both across
+    episodes: measured here, MemoryChain-4 agents that score 1.0 in training and on fresh
+    episodes then score ~0 on the paper metric."""
+    unroll: int = 1
+    """`lax.scan` unroll of the training loop (speed only)."""
+
+    def __post_init__(self) -> None:
+        if self.rnn not in ("ctrnn", "none"):
+            raise ValueError(f"rnn must be 'ctrnn' or 'none' (got {self.rnn!r})")
+        if self.gradient_mode not in ("rflo", "rtrl"):
+            raise ValueError(f"gradient_mode must be 'rflo' or 'rtrl' (got {self.gradient_mode!r})")
+        if self.sigma_mode not in ("paper", "softplus"):
+            raise ValueError(f"sigma_mode must be 'paper' or 'softplus' (got {self.sigma_mode!r})")
+        if self.hidden_size < 1 or self.num_envs < 1 or self.unroll < 1:
+            raise ValueError("hidden_size, num_envs and unroll must be at least 1")
+        if not 0.0 <= self.gamma <= 1.0 or not all(0.0 <= x <= 1.0 for x in (
+                self.lambda_actor, self.lambda_critic, self.lambda_rnn)):
+            raise ValueError("gamma and the lambdas must lie in [0, 1]")
+        if self.dt <= 0 or (self.gradient_clip is not None and self.gradient_clip <= 0):
+            raise ValueError("dt and gradient_clip must be positive")
+
+
+@dataclass(frozen=True)
+class RTRLConfig(RTRRLConfig):
+    gradient_mode: str = "rtrl"
+    """Exact RTRL (the paper's "RTRL CTRNN" column)."""
+    f_align: bool = False
+    """[ALG2]: the RTRL branch back-propagates exactly through the readouts."""
+
+
+@dataclass(frozen=True)
+class LinearTDConfig(RTRRLConfig):
+    rnn: str = "none"
+    """No RNN: actor and critic are linear in the Meta-RL input (the paper's "Linear TD(lambda)")."""
+
+
+class Readouts(NamedTuple):
+    actor: jax.Array  # K_A (D, A_out), no bias
+    critic: jax.Array  # K_C (D,)
+    critic_bias: jax.Array  # b_C ()
+
+
+class Params(NamedTuple):
+    readouts: Readouts
+    rnn: ctrnn.CTRNNParams | None
+
+
+class Carry(NamedTuple):
+    """Per-environment learner state."""
+
+    h: jax.Array  # core output at the current step (D,)
+    trace: Any  # RFLO/RTRL influence trace of h (None without an RNN)
+    z: Params  # eligibility traces, one per parameter
+    v_stored: jax.Array  # V(h) computed one step earlier
+    pending: jax.Array  # action sampled from pi(.|h), executed at the next step
+    weight: jax.Array  # I: gamma^k in episodic mode, else 1
+
+
+class RTRRLState(NamedTuple):
+    params: Params
+    opt_td: Any
+    opt_rnn: Any
+    feedback: Readouts  # fixed B_A, B_C (never trained)
+    head: Head
+    env_state: Any
+    carry: Carry  # leading axis: num_envs
+    r_bar: jax.Array
+    key: jax.Array
+
+
+class PolicyParams(NamedTuple):
+    params: Params
+    head: Head
+
+
+def _glorot(key: PRNGKey, shape: tuple[int, ...]) -> jax.Array:
+    return jax.nn.initializers.glorot_normal()(key, shape, jnp.float32)
+
+
+def _tree_where(pred: jax.Array, a: Any, b: Any) -> Any:
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+
+@dataclass(frozen=True)
+class RTRRLAgent:
+    config: RTRRLConfig = field(default_factory=RTRRLConfig)
+    name: ClassVar[str] = "rtrrl"
+
+    # ---- pieces -------------------------------------------------------------------------------
+    def _input(self, head: Head, obs: jax.Array, prev_action: jax.Array, reward: jax.Array, done: jax.Array) -> jax.Array:
+        """Meta-RL input (spec §1.1): slots are zero at an episode's first step."""
+        if not self.config.meta_rl:
+            return obs
+        keep = 1.0 - done.astype(jnp.float32)
+        return jnp.concatenate([obs, keep * head.encode(prev_action), keep * reward[None]])
+
+    def _input_size(self, spec: EnvSpecLike, head: Head) -> int:
+        if not self.config.meta_rl:
+            return spec.obs_dim
+        enc = head.num_actions if spec.action_kind == "discrete" else spec.action_dim
+        return spec.obs_dim + enc + 1
+
+    def _core(self, rnn: ctrnn.CTRNNParams | None, h: jax.Array, trace: Any, x: jax.Array):
+        """(output, new trace) of the recurrent core; the identity for Linear TD."""
+        if rnn is None:
+            return x, None
+        h_new, u, xi = ctrnn.forward(rnn, h, x, self.config.dt)
+        update = ctrnn.rflo_update if self.config.gradient_mode == "rflo" else ctrnn.rtrl_update
+        return h_new, update(rnn, trace, h, u, xi, self.config.dt)
+
+    def _readout_grad(self, trace: Any, g: jax.Array) -> ctrnn.CTRNNParams | None:
+        if trace is None:
+            return None
+        if self.config.gradient_mode == "rflo":
+            return ctrnn.rflo_readout(trace, g)
+        return ctrnn.rtrl_readout(trace, g, self.config.rtrl_reference_compat)
+
+    def _zero_trace(self, rnn: ctrnn.CTRNNParams | None) -> Any:
+        if rnn is None:
+            return None
+        return ctrnn.zero_rflo(rnn) if self.config.gradient_mode == "rflo" else ctrnn.zero_rtrl(rnn)
+
+    def _optimizer(self, lr: float) -> optax.GradientTransformation:
+        adam = optax.adam(lr)
+        clip = self.config.gradient_clip
+        return adam if clip is None else optax.chain(optax.clip_by_global_norm(clip), adam)
+
+    def learning_signals(self, params: Params, feedback: Readouts, head: Head, h: jax.Array, trace: Any,
+                         action: jax.Array) -> tuple[Params, Params]:
+        """(TD-objective gradient g_t, entropy gradient) for one env at core output h (spec §3.4–3.5).
+
+        L_TD = eta_pi log pi(a|h) + V(h) at the fixed sampled action; readout gradients are
+        exact, the RNN gets B (feedback alignment) or K times the output cotangents.
+        """
+        cfg = self.config
+        out = h @ params.readouts.actor
+        avg = cfg.average_logprob_over_dims
+        o_bar = cfg.eta_pi * jax.grad(lambda o: head.log_prob(o, action, avg))(out)
+        ent_bar = cfg.entropy_rate * jax.grad(lambda o: head.entropy(o, avg))(out)
+        back = feedback if cfg.f_align else params.readouts
+        g_h = back.actor @ o_bar + back.critic  # dL/dV = 1
+        td = Params(Readouts(jnp.outer(h, o_bar), h, jnp.ones(())), self._readout_grad(trace, g_h))
+        ent_rnn = self._readout_grad(trace, back.actor @ ent_bar)
+        ent = Params(Readouts(jnp.outer(h, ent_bar), jnp.zeros_like(h), jnp.zeros(())), ent_rnn)
+        return td, ent
+
+    # ---- protocol -----------------------------------------------------------------------------
+    def steps_per_iteration(self, spec: EnvSpecLike) -> int:
+        return self.config.num_envs
+
+    def init(self, key: PRNGKey, env: EnvLike) -> RTRRLState:
+        cfg = self.config
+        spec = env.spec
+        head = make_head(spec, 0 if cfg.sigma_mode == "paper" else 1)
+        k_rnn, k_a, k_c, k_ba, k_bc, k_env, k_act, key = jax.random.split(key, 8)
+        in_size = self._input_size(spec, head)
+        rnn = ctrnn.init_ctrnn(k_rnn, in_size, cfg.hidden_size) if cfg.rnn == "ctrnn" else None
+        d = cfg.hidden_size if rnn is not None else in_size
+        a_out = head.out_size()
+        readouts = Readouts(_glorot(k_a, (d, a_out)), _glorot(k_c, (d, 1))[:, 0], jnp.zeros(()))
+        feedback = Readouts(_glorot(k_ba, (d, a_out)), _glorot(k_bc, (d, 1))[:, 0], jnp.zeros(()))
+        params = Params(readouts, rnn)
+
+        n = cfg.num_envs
+        env_state, ts = jax.vmap(env.reset)(jax.random.split(k_env, n))
+
+        def first(ts, k):  # one forward pass on x_0 = [o_0; 0; 0] gives h_0, a_0 and V(h_0)
+            zero_action = jnp.zeros((), jnp.int32) if spec.action_kind == "discrete" else jnp.zeros((spec.action_dim,))
+            x = self._input(head, ts.obs, zero_action, jnp.zeros(()), jnp.ones((), bool))
+            h, trace = self._core(rnn, jnp.zeros((cfg.hidden_size,)), self._zero_trace(rnn), x)
+            action = head.sample(k, h @ readouts.actor)
+            z = jax.tree_util.tree_map(jnp.zeros_like, params)
+            return Carry(h, trace, z, h @ readouts.critic + readouts.critic_bias, action, jnp.ones(()))
+
+        carry = jax.vmap(first)(ts, jax.random.split(k_act, n))
+        return RTRRLState(params, self._optimizer(cfg.lr_td).init(readouts),
+                          self._optimizer(cfg.lr_rnn).init(rnn) if rnn is not None else optax.EmptyState(),
+                          feedback, head, env_state, carry, jnp.zeros(()), key)
+
+    def train(self, state: RTRRLState, env: EnvLike, num_iterations: int) -> tuple[RTRRLState, TrainMetrics]:
+        return scan_iterations(lambda s: self._iteration(s, env), state, num_iterations, self.config.unroll)
+
+    def _iteration(self, s: RTRRLState, env: EnvLike) -> tuple[RTRRLState, TrainMetrics]:
+        cfg = self.config
+        n = cfg.num_envs
+        key, k_env, k_act = jax.random.split(s.key, 3)
+        actions = jax.vmap(s.head.executed)(s.carry.pending)
+        env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, n), s.env_state, actions)
+        params, head = s.params, s.head
+
+        def per_env(c: Carry, ts: TimeStepLike, k: PRNGKey):
+            done = ts.done
+            d = done.astype(jnp.float32)
+            h_prev = jnp.where(done, 0.0, c.h)
+            trace = jax.tree_util.tree_map(lambda t: jnp.where(done, 0.0, t), c.trace)
+            x = self._input(head, ts.obs, c.pending, ts.reward, done)
+            h, trace = self._core(params.rnn, h_prev, trace, x)
+            value = h @ params.readouts.critic + params.readouts.critic_bias
+            action = head.sample(k, h @ params.readouts.actor)
+            g, g_ent = self.learning_signals(params, s.feedback, head, h, trace, action)
+            delta = ts.reward + cfg.gamma * (1.0 - d) * value - s.r_bar - c.v_stored
+            # update direction from the old traces (+ entropy, not traced)
+            direction = Params(
+                Readouts(delta * c.z.readouts.actor + g_ent.readouts.actor, delta * c.z.readouts.critic,
+                         delta * c.z.readouts.critic_bias),
+                None if params.rnn is None else jax.tree_util.tree_map(
+                    lambda z, e: (cfg.eta_f * delta * z + e) * float(cfg.train_rnn), c.z.rnn, g_ent.rnn),
+            )
+            weight = cfg.gamma * c.weight * (1.0 - d) + d if cfg.eta is None else c.weight
+            decay = Params(Readouts(cfg.lambda_actor, cfg.lambda_critic, cfg.lambda_critic),
+                           None if params.rnn is None else ctrnn.CTRNNParams(cfg.lambda_rnn, cfg.lambda_rnn))
+            z = jax.tree_util.tree_map(
+                lambda z, lam, gi: cfg.gamma * lam * jnp.where(done, 0.0, z) + weight * gi, c.z, decay, g)
+            return Carry(h, trace, z, value, action, weight), direction, delta
+
+        carry, direction, delta = jax.vmap(per_env)(s.carry, ts, jax.random.split(k_act, n))
+        direction = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), direction)
+
+        # Adam ascent: feed the negated direction to a minimiser, per group
+        upd, opt_td = self._optimizer(cfg.lr_td).update(
+            jax.tree_util.tree_map(jnp.negative, direction.readouts), s.opt_td, params.readouts)
+        readouts = optax.apply_updates(params.readouts, upd)
+        rnn, opt_rnn = params.rnn, s.opt_rnn
+        if rnn is not None and cfg.train_rnn:
+            upd, opt_rnn = self._optimizer(cfg.lr_rnn).update(
+                jax.tree_util.tree_map(jnp.negative, direction.rnn), s.opt_rnn, rnn)
+            rnn = ctrnn.clamp_tau(optax.apply_updates(rnn, upd))
+        r_bar = s.r_bar if not cfg.eta else s.r_bar + cfg.eta * jnp.mean(delta)
+        new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, head, env_state, carry, r_bar, key)
+        return new, episode_metrics(ts)
+
+    def policy_params(self, state: RTRRLState) -> PolicyParams:
+        return PolicyParams(state.params, state.head)
+
+    def initial_carry(self, pp: PolicyParams) -> tuple[jax.Array, jax.Array]:
+        """(core output, previous action); zeros at an episode start."""
+        head = pp.head
+        d = pp.params.readouts.actor.shape[0]
+        prev = jnp.zeros((head.low.shape[-1],)) if isinstance(head, GaussianHead) else jnp.zeros((), jnp.int32)
+        return jnp.zeros((d,)), prev
+
+    def policy(self, pp: PolicyParams, carry, timestep: TimeStepLike, key: PRNGKey):
+        """Stochastic action, with training's episode-boundary rule (see `eval_reset_on_done`)."""
+        params, head = pp
+        h, prev = carry
+        done = timestep.done if self.config.eval_reset_on_done else jnp.zeros((), bool)
+        h = jnp.where(done, 0.0, h)
+        x = self._input(head, timestep.obs, prev, timestep.reward, done)
+        h = x if params.rnn is None else ctrnn.forward(params.rnn, h, x, self.config.dt)[0]
+        action = head.executed(head.sample(key, h @ params.readouts.actor))
+        return (h, action), action
+
+
+@dataclass(frozen=True)
+class RTRLAgent(RTRRLAgent):
+    config: RTRRLConfig = field(default_factory=RTRLConfig)
+    name: ClassVar[str] = "rtrrl-rtrl"
+
+
+@dataclass(frozen=True)
+class LinearTDAgent(RTRRLAgent):
+    config: RTRRLConfig = field(default_factory=LinearTDConfig)
+    name: ClassVar[str] = "linear-td"
