@@ -11,7 +11,8 @@ from typing import Any
 
 from agents.base import Agent, TrainMetrics
 from agents.random_agent import RandomAgent, RandomConfig
-from agents.rtrrl import LinearTDAgent, LinearTDConfig, RTRLAgent, RTRLConfig, RTRRLAgent, RTRRLConfig
+from agents.rtrrl import (LinearTDAgent, LinearTDConfig, LRUAgent, LRUConfig, RTRLAgent, RTRLConfig, RTRRLAgent,
+                          RTRRLConfig)
 
 AGENTS: dict[str, tuple[type, type]] = {}
 """name -> (agent class, config class)."""
@@ -44,6 +45,7 @@ def config_fields(name: str) -> list[tuple[str, Any, str]]:
 register_agent(RandomAgent, RandomConfig)
 register_agent(RTRRLAgent, RTRRLConfig)
 register_agent(RTRLAgent, RTRLConfig)
+register_agent(LRUAgent, LRUConfig)
 register_agent(LinearTDAgent, LinearTDConfig)
 
 __all__ = ["AGENTS", "Agent", "TrainMetrics", "register_agent", "make_agent", "default_config", "config_fields"]

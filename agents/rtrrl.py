@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from agents import ctrnn
+from agents import ctrnn, lru
 from agents.base import EnvLike, EnvSpecLike, PRNGKey, TimeStepLike, TrainMetrics, episode_metrics, scan_iterations
 from agents.heads import GaussianHead, Head, make_head
 
@@ -28,7 +28,8 @@ class RTRRLConfig:
     hidden_size: int = 32
     """CT-RNN neurons ([T1]: 32)."""
     rnn: str = "ctrnn"
-    """Recurrent core: 'ctrnn', or 'none' for Linear TD(lambda) (readouts on the Meta-RL input)."""
+    """Recurrent core: 'ctrnn', 'lru' (online LRU, spec §2.4), or 'none' for Linear TD(lambda)
+    (readouts on the Meta-RL input)."""
     gradient_mode: str = "rflo"
     """'rflo' (approximate, spec §2.2) or 'rtrl' (exact, §2.3)."""
     f_align: bool = True
@@ -82,8 +83,8 @@ class RTRRLConfig:
     """`lax.scan` unroll of the training loop (speed only)."""
 
     def __post_init__(self) -> None:
-        if self.rnn not in ("ctrnn", "none"):
-            raise ValueError(f"rnn must be 'ctrnn' or 'none' (got {self.rnn!r})")
+        if self.rnn not in ("ctrnn", "lru", "none"):
+            raise ValueError(f"rnn must be 'ctrnn', 'lru' or 'none' (got {self.rnn!r})")
         if self.gradient_mode not in ("rflo", "rtrl"):
             raise ValueError(f"gradient_mode must be 'rflo' or 'rtrl' (got {self.gradient_mode!r})")
         if self.sigma_mode not in ("paper", "softplus"):
@@ -106,6 +107,12 @@ class RTRLConfig(RTRRLConfig):
 
 
 @dataclass(frozen=True)
+class LRUConfig(RTRRLConfig):
+    rnn: str = "lru"
+    """Online LRU with exact forward-mode gradients (the paper's "RTRRL LRU" column)."""
+
+
+@dataclass(frozen=True)
 class LinearTDConfig(RTRRLConfig):
     rnn: str = "none"
     """No RNN: actor and critic are linear in the Meta-RL input (the paper's "Linear TD(lambda)")."""
@@ -119,14 +126,15 @@ class Readouts(NamedTuple):
 
 class Params(NamedTuple):
     readouts: Readouts
-    rnn: ctrnn.CTRNNParams | None
+    rnn: ctrnn.CTRNNParams | lru.LRUParams | None
 
 
 class Carry(NamedTuple):
     """Per-environment learner state."""
 
-    h: jax.Array  # core output at the current step (D,)
-    trace: Any  # RFLO/RTRL influence trace of h (None without an RNN)
+    state: jax.Array  # recurrent state of the core (CT-RNN: = y; LRU: complex)
+    y: jax.Array  # core output the readouts see (D,)
+    trace: Any  # forward-mode trace of the state (None without an RNN)
     z: Params  # eligibility traces, one per parameter
     v_stored: jax.Array  # V(h) computed one step earlier
     pending: jax.Array  # action sampled from pi(.|h), executed at the next step
@@ -177,33 +185,67 @@ class RTRRLAgent:
         enc = head.num_actions if spec.action_kind == "discrete" else spec.action_dim
         return spec.obs_dim + enc + 1
 
-    def _core(self, rnn: ctrnn.CTRNNParams | None, h: jax.Array, trace: Any, x: jax.Array):
-        """(output, new trace) of the recurrent core; the identity for Linear TD."""
-        if rnn is None:
-            return x, None
-        h_new, u, xi = ctrnn.forward(rnn, h, x, self.config.dt)
-        update = ctrnn.rflo_update if self.config.gradient_mode == "rflo" else ctrnn.rtrl_update
-        return h_new, update(rnn, trace, h, u, xi, self.config.dt)
+    # The recurrent core: CT-RNN (RFLO or RTRL trace), LRU (exact trace), or none (Linear TD).
+    def _init_core(self, key: PRNGKey, input_size: int) -> Any:
+        if self.config.rnn == "ctrnn":
+            return ctrnn.init_ctrnn(key, input_size, self.config.hidden_size)
+        if self.config.rnn == "lru":
+            return lru.init_lru(key, input_size, self.config.hidden_size)
+        return None
 
-    def _readout_grad(self, trace: Any, g: jax.Array) -> ctrnn.CTRNNParams | None:
-        if trace is None:
+    def _zero_state(self, rnn: Any) -> jax.Array:
+        if self.config.rnn == "lru":
+            return lru.zero_state(rnn)
+        return jnp.zeros((self.config.hidden_size if rnn is not None else 1,))
+
+    def _zero_trace(self, rnn: Any) -> Any:
+        if rnn is None:
             return None
+        if self.config.rnn == "lru":
+            return lru.zero_trace(rnn)
+        return ctrnn.zero_rflo(rnn) if self.config.gradient_mode == "rflo" else ctrnn.zero_rtrl(rnn)
+
+    def _core(self, rnn: Any, state: jax.Array, trace: Any, x: jax.Array) -> tuple[jax.Array, Any, jax.Array]:
+        """(new state, new trace, output) of one core step."""
+        if rnn is None:
+            return state, None, x
+        if self.config.rnn == "lru":
+            trace = lru.trace_update(rnn, trace, state, x)
+            state, y = lru.forward(rnn, state, x)
+            return state, trace, y
+        h, u, xi = ctrnn.forward(rnn, state, x, self.config.dt)
+        update = ctrnn.rflo_update if self.config.gradient_mode == "rflo" else ctrnn.rtrl_update
+        return h, update(rnn, trace, state, u, xi, self.config.dt), h
+
+    def _forward(self, rnn: Any, state: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Core step without a trace (acting only)."""
+        if rnn is None:
+            return state, x
+        if self.config.rnn == "lru":
+            return lru.forward(rnn, state, x)
+        h = ctrnn.forward(rnn, state, x, self.config.dt)[0]
+        return h, h
+
+    def _core_grad(self, rnn: Any, state: jax.Array, trace: Any, g: jax.Array) -> Any:
+        """Parameter gradient for a signal g on the core output."""
+        if rnn is None:
+            return None
+        if self.config.rnn == "lru":
+            return lru.gradient(rnn, state, trace, g)
         if self.config.gradient_mode == "rflo":
             return ctrnn.rflo_readout(trace, g)
         return ctrnn.rtrl_readout(trace, g, self.config.rtrl_reference_compat)
 
-    def _zero_trace(self, rnn: ctrnn.CTRNNParams | None) -> Any:
-        if rnn is None:
-            return None
-        return ctrnn.zero_rflo(rnn) if self.config.gradient_mode == "rflo" else ctrnn.zero_rtrl(rnn)
+    def _project(self, rnn: Any) -> Any:
+        return ctrnn.clamp_tau(rnn) if self.config.rnn == "ctrnn" else rnn
 
     def _optimizer(self, lr: float) -> optax.GradientTransformation:
         adam = optax.adam(lr)
         clip = self.config.gradient_clip
         return adam if clip is None else optax.chain(optax.clip_by_global_norm(clip), adam)
 
-    def learning_signals(self, params: Params, feedback: Readouts, head: Head, h: jax.Array, trace: Any,
-                         action: jax.Array) -> tuple[Params, Params]:
+    def learning_signals(self, params: Params, feedback: Readouts, head: Head, h: jax.Array, state: jax.Array,
+                         trace: Any, action: jax.Array) -> tuple[Params, Params]:
         """(TD-objective gradient g_t, entropy gradient) for one env at core output h (spec §3.4–3.5).
 
         L_TD = eta_pi log pi(a|h) + V(h) at the fixed sampled action; readout gradients are
@@ -216,8 +258,8 @@ class RTRRLAgent:
         ent_bar = cfg.entropy_rate * jax.grad(lambda o: head.entropy(o, avg))(out)
         back = feedback if cfg.f_align else params.readouts
         g_h = back.actor @ o_bar + back.critic  # dL/dV = 1
-        td = Params(Readouts(jnp.outer(h, o_bar), h, jnp.ones(())), self._readout_grad(trace, g_h))
-        ent_rnn = self._readout_grad(trace, back.actor @ ent_bar)
+        td = Params(Readouts(jnp.outer(h, o_bar), h, jnp.ones(())), self._core_grad(params.rnn, state, trace, g_h))
+        ent_rnn = self._core_grad(params.rnn, state, trace, back.actor @ ent_bar)
         ent = Params(Readouts(jnp.outer(h, ent_bar), jnp.zeros_like(h), jnp.zeros(())), ent_rnn)
         return td, ent
 
@@ -231,7 +273,7 @@ class RTRRLAgent:
         head = make_head(spec, 0 if cfg.sigma_mode == "paper" else 1)
         k_rnn, k_a, k_c, k_ba, k_bc, k_env, k_act, key = jax.random.split(key, 8)
         in_size = self._input_size(spec, head)
-        rnn = ctrnn.init_ctrnn(k_rnn, in_size, cfg.hidden_size) if cfg.rnn == "ctrnn" else None
+        rnn = self._init_core(k_rnn, in_size)
         d = cfg.hidden_size if rnn is not None else in_size
         a_out = head.out_size()
         readouts = Readouts(_glorot(k_a, (d, a_out)), _glorot(k_c, (d, 1))[:, 0], jnp.zeros(()))
@@ -244,10 +286,10 @@ class RTRRLAgent:
         def first(ts, k):  # one forward pass on x_0 = [o_0; 0; 0] gives h_0, a_0 and V(h_0)
             zero_action = jnp.zeros((), jnp.int32) if spec.action_kind == "discrete" else jnp.zeros((spec.action_dim,))
             x = self._input(head, ts.obs, zero_action, jnp.zeros(()), jnp.ones((), bool))
-            h, trace = self._core(rnn, jnp.zeros((cfg.hidden_size,)), self._zero_trace(rnn), x)
-            action = head.sample(k, h @ readouts.actor)
+            state, trace, y = self._core(rnn, self._zero_state(rnn), self._zero_trace(rnn), x)
+            action = head.sample(k, y @ readouts.actor)
             z = jax.tree_util.tree_map(jnp.zeros_like, params)
-            return Carry(h, trace, z, h @ readouts.critic + readouts.critic_bias, action, jnp.ones(()))
+            return Carry(state, y, trace, z, y @ readouts.critic + readouts.critic_bias, action, jnp.ones(()))
 
         carry = jax.vmap(first)(ts, jax.random.split(k_act, n))
         return RTRRLState(params, self._optimizer(cfg.lr_td).init(readouts),
@@ -268,13 +310,13 @@ class RTRRLAgent:
         def per_env(c: Carry, ts: TimeStepLike, k: PRNGKey):
             done = ts.done
             d = done.astype(jnp.float32)
-            h_prev = jnp.where(done, 0.0, c.h)
+            state = jnp.where(done, 0.0, c.state)
             trace = jax.tree_util.tree_map(lambda t: jnp.where(done, 0.0, t), c.trace)
             x = self._input(head, ts.obs, c.pending, ts.reward, done)
-            h, trace = self._core(params.rnn, h_prev, trace, x)
+            state, trace, h = self._core(params.rnn, state, trace, x)
             value = h @ params.readouts.critic + params.readouts.critic_bias
             action = head.sample(k, h @ params.readouts.actor)
-            g, g_ent = self.learning_signals(params, s.feedback, head, h, trace, action)
+            g, g_ent = self.learning_signals(params, s.feedback, head, h, state, trace, action)
             delta = ts.reward + cfg.gamma * (1.0 - d) * value - s.r_bar - c.v_stored
             # update direction from the old traces (+ entropy, not traced)
             direction = Params(
@@ -285,10 +327,10 @@ class RTRRLAgent:
             )
             weight = cfg.gamma * c.weight * (1.0 - d) + d if cfg.eta is None else c.weight
             decay = Params(Readouts(cfg.lambda_actor, cfg.lambda_critic, cfg.lambda_critic),
-                           None if params.rnn is None else ctrnn.CTRNNParams(cfg.lambda_rnn, cfg.lambda_rnn))
+                           jax.tree_util.tree_map(lambda _: cfg.lambda_rnn, params.rnn))
             z = jax.tree_util.tree_map(
                 lambda z, lam, gi: cfg.gamma * lam * jnp.where(done, 0.0, z) + weight * gi, c.z, decay, g)
-            return Carry(h, trace, z, value, action, weight), direction, delta
+            return Carry(state, h, trace, z, value, action, weight), direction, delta
 
         carry, direction, delta = jax.vmap(per_env)(s.carry, ts, jax.random.split(k_act, n))
         direction = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), direction)
@@ -301,7 +343,7 @@ class RTRRLAgent:
         if rnn is not None and cfg.train_rnn:
             upd, opt_rnn = self._optimizer(cfg.lr_rnn).update(
                 jax.tree_util.tree_map(jnp.negative, direction.rnn), s.opt_rnn, rnn)
-            rnn = ctrnn.clamp_tau(optax.apply_updates(rnn, upd))
+            rnn = self._project(optax.apply_updates(rnn, upd))
         r_bar = s.r_bar if not cfg.eta else s.r_bar + cfg.eta * jnp.mean(delta)
         new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, head, env_state, carry, r_bar, key)
         return new, episode_metrics(ts)
@@ -310,11 +352,10 @@ class RTRRLAgent:
         return PolicyParams(state.params, state.head)
 
     def initial_carry(self, pp: PolicyParams) -> tuple[jax.Array, jax.Array]:
-        """(core output, previous action); zeros at an episode start."""
+        """(core state, previous action); zeros at an episode start."""
         head = pp.head
-        d = pp.params.readouts.actor.shape[0]
         prev = jnp.zeros((head.low.shape[-1],)) if isinstance(head, GaussianHead) else jnp.zeros((), jnp.int32)
-        return jnp.zeros((d,)), prev
+        return self._zero_state(pp.params.rnn), prev
 
     def policy(self, pp: PolicyParams, carry, timestep: TimeStepLike, key: PRNGKey):
         """Stochastic action, with training's episode-boundary rule (see `eval_reset_on_done`)."""
@@ -323,8 +364,8 @@ class RTRRLAgent:
         done = timestep.done if self.config.eval_reset_on_done else jnp.zeros((), bool)
         h = jnp.where(done, 0.0, h)
         x = self._input(head, timestep.obs, prev, timestep.reward, done)
-        h = x if params.rnn is None else ctrnn.forward(params.rnn, h, x, self.config.dt)[0]
-        action = head.executed(head.sample(key, h @ params.readouts.actor))
+        h, y = self._forward(params.rnn, h, x)
+        action = head.executed(head.sample(key, y @ params.readouts.actor))
         return (h, action), action
 
 
@@ -332,6 +373,12 @@ class RTRRLAgent:
 class RTRLAgent(RTRRLAgent):
     config: RTRRLConfig = field(default_factory=RTRLConfig)
     name: ClassVar[str] = "rtrrl-rtrl"
+
+
+@dataclass(frozen=True)
+class LRUAgent(RTRRLAgent):
+    config: RTRRLConfig = field(default_factory=LRUConfig)
+    name: ClassVar[str] = "rtrrl-lru"
 
 
 @dataclass(frozen=True)

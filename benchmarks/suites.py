@@ -103,5 +103,5 @@ def _paper_suite(name: str, table: str, agents: tuple[str, ...], description: st
 
 
 _paper_suite("gymnax-paper", "table2", ("random", "linear-td", "rtrrl-rtrl", "rtrrl"), "every row of the paper's Table 2 (gymnax, episodes capped at 500)")
-_paper_suite("lru-paper", "table3", ("random", "linear-td", "rtrrl"), "the gymnax rows of the paper's Table 3 (episodes capped at 1 000); "
+_paper_suite("lru-paper", "table3", ("random", "linear-td", "rtrrl-lru", "rtrrl"), "the gymnax rows of the paper's Table 3 (episodes capped at 1 000); "
              "popgym rows come with the popgym port")

@@ -17,6 +17,11 @@ def test_rtrrl_solves_memorychain_4(tmp_path):
     assert r.best_score >= 0.95 and r.final_score >= 0.6  # final: 10 episodes of ±1
 
 
+def test_rtrrl_lru_balances_cartpole_from_velocities(tmp_path):
+    (r,) = _best(tmp_path, "rtrrl-lru", "CartPole-vel", 250_000, 50_000)
+    assert r.best_score >= 475
+
+
 def test_linear_td_cannot_remember_16_steps_but_rtrrl_can(tmp_path):
     (lin,) = _best(tmp_path, "linear-td", "MemoryChain-16", 200_000, 50_000)
     (rnn,) = _best(tmp_path / "r", "rtrrl", "MemoryChain-16", 200_000, 50_000)

@@ -44,8 +44,8 @@ def test_learning_signals_equal_autodiff_with_feedback_alignment(f_align, task):
     agent = RTRRLAgent(RTRRLConfig(f_align=f_align, gradient_mode="rtrl"))
     env, s = _state(agent, task)
     c = jax.tree_util.tree_map(lambda x: x[0], s.carry)
-    h, trace, action = c.h, c.trace, c.pending
-    td, _ = agent.learning_signals(s.params, s.feedback, s.head, h, trace, action)
+    h, trace, action = c.y, c.trace, c.pending
+    td, _ = agent.learning_signals(s.params, s.feedback, s.head, h, c.state, trace, action)
 
     def objective(readouts, h):  # L_TD = eta_pi log pi(a|h) + V(h)
         return s.head.log_prob(h @ readouts.actor, action) + h @ readouts.critic + readouts.critic_bias
@@ -80,7 +80,7 @@ def test_lambda_zero_is_one_step_actor_critic():
     ro = s1.params.readouts
     x = jnp.concatenate([ts.obs, (1 - ts.done) * jax.nn.one_hot(prev.pending, 2), (1 - ts.done) * ts.reward[None]])
     delta = ts.reward + cfg.gamma * (1 - ts.done) * (x @ ro.critic + ro.critic_bias) - prev.v_stored
-    x_prev = prev.h
+    x_prev = prev.y
 
     def objective(readouts):  # the action a_1 was sampled from pi(.|x_1) in step 1
         return s1.head.log_prob(x_prev @ readouts.actor, prev.pending) + x_prev @ readouts.critic + readouts.critic_bias
@@ -106,7 +106,7 @@ def test_traces_clear_at_episode_ends():
     s, m = step(s)
     assert int(m.episodes) == 1
     np.testing.assert_allclose(s.carry.z.readouts.critic_bias[0], 1.0)
-    np.testing.assert_allclose(s.carry.z.readouts.critic[0], s.carry.h[0], rtol=1e-6)
+    np.testing.assert_allclose(s.carry.z.readouts.critic[0], s.carry.y[0], rtol=1e-6)
 
 
 def test_tau_stays_clamped_and_frozen_rnn_does_not_move():
