@@ -462,17 +462,23 @@ def _execute_in_workers(units: list[Unit], jobs: int, command: str, on_epoch: Ep
 
     try:
         while todo or running:
+            broken = False
             while todo and len(running) < jobs:
                 alone = todo[0][0] in suspects
                 if alone and running:
                     break
                 index, unit = todo.pop(0)
-                running[pool.submit(_worker_run, index, unit, command)] = (index, unit, provenance.utc_now())
+                try:
+                    future = pool.submit(_worker_run, index, unit, command)
+                except BrokenProcessPool:  # a worker died since the last check
+                    todo.insert(0, (index, unit))
+                    broken = True
+                    break
+                running[future] = (index, unit, provenance.utc_now())
                 if alone:
                     break
-            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED) if running else (set(), set())
             drain()
-            broken = False
             for future in done:
                 if isinstance(future.exception(), BrokenProcessPool):
                     broken = True
