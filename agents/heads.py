@@ -73,6 +73,14 @@ class GaussianHead:
         lp = self.dist(out).log_prob(jax.lax.stop_gradient(action))
         return jnp.mean(lp, -1) if average_dims else jnp.sum(lp, -1)
 
+    def log_prob_reparameterised(self, out: jax.Array, action: jax.Array, average_dims: bool = False) -> jax.Array:
+        """The reference's (wrong) score: log pi of mean(out) + sigma(out) * eps at the sample's eps.
+        Its gradient w.r.t. the mean is exactly zero (spec §3.4); kept only as a compat switch."""
+        mean, sigma = self._params(out)
+        eps = jax.lax.stop_gradient((action - mean) / sigma)
+        lp = distrax.Normal(mean, sigma).log_prob(mean + sigma * eps)
+        return jnp.mean(lp, -1) if average_dims else jnp.sum(lp, -1)
+
     def entropy(self, out: jax.Array, average_dims: bool = False) -> jax.Array:
         ent = self.dist(out).entropy()
         return jnp.mean(ent, -1) if average_dims else jnp.sum(ent, -1)

@@ -20,7 +20,7 @@ import optax
 
 from agents import ctrnn, lru
 from agents.base import EnvLike, EnvSpecLike, PRNGKey, TimeStepLike, TrainMetrics, episode_metrics, scan_iterations
-from agents.heads import GaussianHead, Head, make_head
+from agents.heads import CategoricalHead, GaussianHead, Head, make_head
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,12 @@ class RTRRLConfig:
     """Reference quirk: average log-prob and entropy over action dims instead of summing."""
     rtrl_reference_compat: bool = False
     """Reproduce the reference's wrong-axis RTRL weight gradient (spec pitfall 2)."""
+    reference_prev_action_at_reset: bool = False
+    """Compat (spec §11.1): at an episode start the reference fed the one-hot of action 0 in the
+    previous-action slot (discrete actions) instead of a zero vector."""
+    reference_continuous_actor_gradient: bool = False
+    """Compat (spec §3.4, pitfall 1): differentiate log pi through a reparameterised sample, as the
+    reference did; the actor's mean then never learns. Default: the score at the fixed sample."""
     eval_reset_on_done: bool = True
     """At an episode boundary during evaluation, reset the RNN state and zero the action/reward
     slots exactly as in training. False = the paper-era evaluation, which kept both across
@@ -177,7 +183,11 @@ class RTRRLAgent:
         if not self.config.meta_rl:
             return obs
         keep = 1.0 - done.astype(jnp.float32)
-        return jnp.concatenate([obs, keep * head.encode(prev_action), keep * reward[None]])
+        if self.config.reference_prev_action_at_reset and isinstance(head, CategoricalHead):
+            action_slot = head.encode(jnp.where(done, 0, prev_action))
+        else:
+            action_slot = keep * head.encode(prev_action)
+        return jnp.concatenate([obs, action_slot, keep * reward[None]])
 
     def _input_size(self, spec: EnvSpecLike, head: Head) -> int:
         if not self.config.meta_rl:
@@ -254,7 +264,10 @@ class RTRRLAgent:
         cfg = self.config
         out = h @ params.readouts.actor
         avg = cfg.average_logprob_over_dims
-        o_bar = cfg.eta_pi * jax.grad(lambda o: head.log_prob(o, action, avg))(out)
+        log_prob = head.log_prob
+        if cfg.reference_continuous_actor_gradient and isinstance(head, GaussianHead):
+            log_prob = head.log_prob_reparameterised
+        o_bar = cfg.eta_pi * jax.grad(lambda o: log_prob(o, action, avg))(out)
         ent_bar = cfg.entropy_rate * jax.grad(lambda o: head.entropy(o, avg))(out)
         back = feedback if cfg.f_align else params.readouts
         g_h = back.actor @ o_bar + back.critic  # dL/dV = 1

@@ -124,3 +124,26 @@ def test_config_validation():
     for bad in (dict(rnn="gru"), dict(gradient_mode="bptt"), dict(gamma=1.5), dict(num_envs=0)):
         with pytest.raises(ValueError):
             dataclasses.replace(RTRRLConfig(), **bad)
+
+
+def test_reference_continuous_actor_gradient_never_moves_the_mean():
+    """Spec pitfall 1: the reference's reparameterised score has zero gradient w.r.t. the mean."""
+    def actor_signal(compat):
+        agent = RTRRLAgent(RTRRLConfig(reference_continuous_actor_gradient=compat))
+        env, s = _state(agent, "Pendulum-v1")
+        c = jax.tree_util.tree_map(lambda x: x[0], s.carry)
+        td, _ = agent.learning_signals(s.params, s.feedback, s.head, c.y, c.state, c.trace, c.pending)
+        return td.readouts.actor  # (D, 2): columns = [mean, scale] pre-activations
+
+    fixed, compat = actor_signal(False), actor_signal(True)
+    np.testing.assert_allclose(compat[:, 0], 0.0, atol=1e-6)
+    assert np.abs(fixed[:, 0]).max() > 1e-4
+
+
+def test_reference_previous_action_slot_at_reset():
+    head = CategoricalHead(3)
+    obs, reward, done = jnp.zeros(2), jnp.ones(()), jnp.ones((), bool)
+    fixed = RTRRLAgent(RTRRLConfig())._input(head, obs, jnp.asarray(2), reward, done)
+    compat = RTRRLAgent(RTRRLConfig(reference_prev_action_at_reset=True))._input(head, obs, jnp.asarray(2), reward, done)
+    np.testing.assert_array_equal(fixed, [0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(compat, [0, 0, 1, 0, 0, 0])
