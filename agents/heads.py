@@ -68,6 +68,10 @@ class GaussianHead:
     def dist(self, out: jax.Array) -> distrax.Normal:
         return distrax.Normal(*self._params(out))
 
+    def scale(self, out: jax.Array) -> jax.Array:
+        """sigma per action dimension."""
+        return self._params(out)[1]
+
     def log_prob(self, out: jax.Array, action: jax.Array, average_dims: bool = False) -> jax.Array:
         """Of the unclipped sample; summed over dims (the reference averages: `average_dims`)."""
         lp = self.dist(out).log_prob(jax.lax.stop_gradient(action))

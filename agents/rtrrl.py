@@ -74,6 +74,11 @@ class RTRRLConfig:
     """Reference quirk: average log-prob and entropy over action dims instead of summing."""
     rtrl_reference_compat: bool = False
     """Reproduce the reference's wrong-axis RTRL weight gradient (spec pitfall 2)."""
+    var_scaling: bool = False
+    """Continuous actions: scale the TD objective and entropy by s = min(mean sigma, 1) (spec §3.4;
+    not in the paper, on in the later code). Off by default; s is stop-gradiented."""
+    var_scaling_live_gradient: bool = False
+    """Compat (spec pitfall 7): let the gradient flow through s, as the reference did."""
     reference_prev_action_at_reset: bool = False
     """Compat (spec §11.1): at an episode start the reference fed the one-hot of action 0 in the
     previous-action slot (discrete actions) instead of a zero vector."""
@@ -269,9 +274,20 @@ class RTRRLAgent:
             log_prob = head.log_prob_reparameterised
         o_bar = cfg.eta_pi * jax.grad(lambda o: log_prob(o, action, avg))(out)
         ent_bar = cfg.entropy_rate * jax.grad(lambda o: head.entropy(o, avg))(out)
+        v_bar = jnp.ones(())  # dL/dV
+        if cfg.var_scaling and isinstance(head, GaussianHead):
+            def scale(o):
+                return jnp.minimum(jnp.mean(head.scale(o)), 1.0)
+
+            s = jax.lax.stop_gradient(scale(out))
+            live = jnp.zeros_like(out)
+            if cfg.var_scaling_live_gradient:  # product rule through s: (eta_pi log pi + V) grad s
+                value = h @ params.readouts.critic + params.readouts.critic_bias
+                live = (cfg.eta_pi * log_prob(out, action, avg) + value) * jax.grad(scale)(out)
+            o_bar, ent_bar, v_bar = s * o_bar + live, s * ent_bar, s
         back = feedback if cfg.f_align else params.readouts
-        g_h = back.actor @ o_bar + back.critic  # dL/dV = 1
-        td = Params(Readouts(jnp.outer(h, o_bar), h, jnp.ones(())), self._core_grad(params.rnn, state, trace, g_h))
+        g_h = back.actor @ o_bar + back.critic * v_bar
+        td = Params(Readouts(jnp.outer(h, o_bar), v_bar * h, v_bar), self._core_grad(params.rnn, state, trace, g_h))
         ent_rnn = self._core_grad(params.rnn, state, trace, back.actor @ ent_bar)
         ent = Params(Readouts(jnp.outer(h, ent_bar), jnp.zeros_like(h), jnp.zeros(())), ent_rnn)
         return td, ent
