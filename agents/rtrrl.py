@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from agents import ctrnn, lru
+from agents.normalize import RunningStats, init_stats, normalize, update_stats
 from agents.base import EnvLike, EnvSpecLike, PRNGKey, TimeStepLike, TrainMetrics, episode_metrics, scan_iterations
 from agents.heads import CategoricalHead, GaussianHead, Head, make_head
 
@@ -74,6 +75,11 @@ class RTRRLConfig:
     """Reference quirk: average log-prob and entropy over action dims instead of summing."""
     rtrl_reference_compat: bool = False
     """Reproduce the reference's wrong-axis RTRL weight gradient (spec pitfall 2)."""
+    normalize_obs: bool = False
+    """Normalise observations with running statistics ([T1]: False); same transform in evaluation."""
+    normalize_reward: bool = False
+    """Normalise the reward *input feature* (never the TD target). Off: the paper-era code had none;
+    the later code applied it in evaluation only (spec pitfall 4), we apply it in both."""
     var_scaling: bool = False
     """Continuous actions: scale the TD objective and entropy by s = min(mean sigma, 1) (spec §3.4;
     not in the paper, on in the later code). Off by default; s is stop-gradiented."""
@@ -161,12 +167,16 @@ class RTRRLState(NamedTuple):
     env_state: Any
     carry: Carry  # leading axis: num_envs
     r_bar: jax.Array
+    obs_stats: RunningStats
+    reward_stats: RunningStats
     key: jax.Array
 
 
 class PolicyParams(NamedTuple):
     params: Params
     head: Head
+    obs_stats: RunningStats
+    reward_stats: RunningStats
 
 
 def _glorot(key: PRNGKey, shape: tuple[int, ...]) -> jax.Array:
@@ -193,6 +203,15 @@ class RTRRLAgent:
         else:
             action_slot = keep * head.encode(prev_action)
         return jnp.concatenate([obs, action_slot, keep * reward[None]])
+
+    def _normalized(self, obs_stats: RunningStats, reward_stats: RunningStats, obs: jax.Array,
+                    reward: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Observation and reward as the network sees them."""
+        if self.config.normalize_obs:
+            obs = normalize(obs_stats, obs)
+        if self.config.normalize_reward:
+            reward = normalize(reward_stats, reward)
+        return obs, reward
 
     def _input_size(self, spec: EnvSpecLike, head: Head) -> int:
         if not self.config.meta_rl:
@@ -311,10 +330,14 @@ class RTRRLAgent:
 
         n = cfg.num_envs
         env_state, ts = jax.vmap(env.reset)(jax.random.split(k_env, n))
+        obs_stats, reward_stats = init_stats((spec.obs_dim,)), init_stats(())
+        if cfg.normalize_obs:
+            obs_stats = update_stats(obs_stats, ts.obs)
 
         def first(ts, k):  # one forward pass on x_0 = [o_0; 0; 0] gives h_0, a_0 and V(h_0)
             zero_action = jnp.zeros((), jnp.int32) if spec.action_kind == "discrete" else jnp.zeros((spec.action_dim,))
-            x = self._input(head, ts.obs, zero_action, jnp.zeros(()), jnp.ones((), bool))
+            obs, _ = self._normalized(obs_stats, reward_stats, ts.obs, jnp.zeros(()))
+            x = self._input(head, obs, zero_action, jnp.zeros(()), jnp.ones((), bool))
             state, trace, y = self._core(rnn, self._zero_state(rnn), self._zero_trace(rnn), x)
             action = head.sample(k, y @ readouts.actor)
             z = jax.tree_util.tree_map(jnp.zeros_like, params)
@@ -323,7 +346,7 @@ class RTRRLAgent:
         carry = jax.vmap(first)(ts, jax.random.split(k_act, n))
         return RTRRLState(params, self._optimizer(cfg.lr_td).init(readouts),
                           self._optimizer(cfg.lr_rnn).init(rnn) if rnn is not None else optax.EmptyState(),
-                          feedback, head, env_state, carry, jnp.zeros(()), key)
+                          feedback, head, env_state, carry, jnp.zeros(()), obs_stats, reward_stats, key)
 
     def train(self, state: RTRRLState, env: EnvLike, num_iterations: int) -> tuple[RTRRLState, TrainMetrics]:
         return scan_iterations(lambda s: self._iteration(s, env), state, num_iterations, self.config.unroll)
@@ -335,13 +358,16 @@ class RTRRLAgent:
         actions = jax.vmap(s.head.executed)(s.carry.pending)
         env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, n), s.env_state, actions)
         params, head = s.params, s.head
+        obs_stats = update_stats(s.obs_stats, ts.obs) if cfg.normalize_obs else s.obs_stats
+        reward_stats = update_stats(s.reward_stats, ts.reward) if cfg.normalize_reward else s.reward_stats
 
         def per_env(c: Carry, ts: TimeStepLike, k: PRNGKey):
             done = ts.done
             d = done.astype(jnp.float32)
             state = jnp.where(done, 0.0, c.state)
             trace = jax.tree_util.tree_map(lambda t: jnp.where(done, 0.0, t), c.trace)
-            x = self._input(head, ts.obs, c.pending, ts.reward, done)
+            obs, reward_in = self._normalized(obs_stats, reward_stats, ts.obs, ts.reward)
+            x = self._input(head, obs, c.pending, reward_in, done)
             state, trace, h = self._core(params.rnn, state, trace, x)
             value = h @ params.readouts.critic + params.readouts.critic_bias
             action = head.sample(k, h @ params.readouts.actor)
@@ -374,11 +400,12 @@ class RTRRLAgent:
                 jax.tree_util.tree_map(jnp.negative, direction.rnn), s.opt_rnn, rnn)
             rnn = self._project(optax.apply_updates(rnn, upd))
         r_bar = s.r_bar if not cfg.eta else s.r_bar + cfg.eta * jnp.mean(delta)
-        new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, head, env_state, carry, r_bar, key)
+        new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, head, env_state, carry, r_bar,
+                         obs_stats, reward_stats, key)
         return new, episode_metrics(ts)
 
     def policy_params(self, state: RTRRLState) -> PolicyParams:
-        return PolicyParams(state.params, state.head)
+        return PolicyParams(state.params, state.head, state.obs_stats, state.reward_stats)
 
     def initial_carry(self, pp: PolicyParams) -> tuple[jax.Array, jax.Array]:
         """(core state, previous action); zeros at an episode start."""
@@ -388,11 +415,12 @@ class RTRRLAgent:
 
     def policy(self, pp: PolicyParams, carry, timestep: TimeStepLike, key: PRNGKey):
         """Stochastic action, with training's episode-boundary rule (see `eval_reset_on_done`)."""
-        params, head = pp
+        params, head = pp.params, pp.head
         h, prev = carry
         done = timestep.done if self.config.eval_reset_on_done else jnp.zeros((), bool)
         h = jnp.where(done, 0.0, h)
-        x = self._input(head, timestep.obs, prev, timestep.reward, done)
+        obs, reward = self._normalized(pp.obs_stats, pp.reward_stats, timestep.obs, timestep.reward)
+        x = self._input(head, obs, prev, reward, done)
         h, y = self._forward(params.rnn, h, x)
         action = head.executed(head.sample(key, y @ params.readouts.actor))
         return (h, action), action
