@@ -183,10 +183,6 @@ def _glorot(key: PRNGKey, shape: tuple[int, ...]) -> jax.Array:
     return jax.nn.initializers.glorot_normal()(key, shape, jnp.float32)
 
 
-def _tree_where(pred: jax.Array, a: Any, b: Any) -> Any:
-    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
-
-
 @dataclass(frozen=True)
 class RTRRLAgent:
     config: RTRRLConfig = field(default_factory=RTRRLConfig)

@@ -12,9 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-import agents as agent_registry
-from benchmarks.envs import make_env
-from benchmarks.runner import Plan, Unit, iterations_per_epoch
+from benchmarks.runner import Plan, Unit
 from benchmarks.schema import RunResult
 
 
@@ -38,22 +36,15 @@ class GridProgress:
         self.units_done = 0
         self.statuses: Counter[str] = Counter()
         self._remaining: dict[int, int] = {}  # id(unit) -> env steps it may still run
-        self._epoch_steps: dict[int, tuple[int, int]] = {}  # id(unit) -> (steps per epoch, epochs)
         self._epochs_done: dict[int, int] = {}
         self._progress: Progress | None = None
         self._task_id = None
 
     # --- plan --------------------------------------------------------------------------------
-    def _unit_budget(self, unit: Unit) -> int:
-        agent = agent_registry.make_agent(unit.agent, unit.agent_config)
-        _, steps, epochs = iterations_per_epoch(agent, make_env(unit.task), unit.budget)
-        self._epoch_steps[id(unit)] = (steps, epochs)
-        return steps * epochs * len(unit.seeds)
-
     def print_plan(self, dry_run: bool) -> None:
         p = self.plan
         for unit in p.units:
-            self._remaining[id(unit)] = self._unit_budget(unit)
+            self._remaining[id(unit)] = unit.planned_env_steps
         total = sum(self._remaining.values())
         self.console.print(
             f"{p.num_runs} runs to do in {len(p.units)} units ({total:,} env steps at most); "
@@ -86,7 +77,7 @@ class GridProgress:
         return f"units {self.units_done}/{len(self.plan.units)}"
 
     def on_epoch(self, unit: Unit, steps: int, active_left: int) -> None:
-        steps_per_epoch, epochs = self._epoch_steps[id(unit)]
+        steps_per_epoch, epochs = unit.steps_per_epoch, unit.num_epochs
         self._epochs_done[id(unit)] = done = self._epochs_done.get(id(unit), 0) + 1
         before = self._remaining[id(unit)]
         self._remaining[id(unit)] = active_left * steps_per_epoch * (epochs - done)

@@ -53,6 +53,15 @@ class Unit:
     agent_config: Any
     budget: Budget
     seeds: tuple[int, ...]
+    steps_per_epoch: int = 0
+    """Env steps between evaluations after rounding to whole agent iterations (set by the plan)."""
+    num_epochs: int = 0
+    """Evaluations at most (set by the plan)."""
+
+    @property
+    def planned_env_steps(self) -> int:
+        """All seeds' planned env steps (the effective budget after rounding)."""
+        return self.steps_per_epoch * self.num_epochs * len(self.seeds)
 
     def run_config(self, seed: int) -> dict[str, Any]:
         """Everything that determines a run's numbers; hashed into `config_hash`."""
@@ -135,11 +144,13 @@ def make_plan(
             raise ConfigError(str(e)) from None
         for a in agent_names:
             cfg = apply_overrides(agent_registry.default_config(a), overrides.get(a, {}), a)
-            spi = agent_registry.make_agent(a, cfg).steps_per_iteration(spec)
+            agent = agent_registry.make_agent(a, cfg)
+            spi = agent.steps_per_iteration(spec)
             if spi > budget.max_env_steps:
                 raise ConfigError(f"{a} on {t} consumes {spi:,} env steps per iteration, more than "
                                   f"budget.max_env_steps={budget.max_env_steps:,}")
-            probe = Unit(s.name, task, a, cfg, budget, ())
+            _, steps_per_epoch, num_epochs = iterations_per_epoch(spi, budget)
+            probe = Unit(s.name, task, a, cfg, budget, (), steps_per_epoch, num_epochs)
             todo = []
             for seed in seed_list:
                 path = probe.path(out_dir, seed)
@@ -185,10 +196,10 @@ def all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.ones((), bool)
 
 
-def iterations_per_epoch(agent: Agent, env: Environment, budget: Budget) -> tuple[int, int, int]:
-    """(iterations per epoch, env steps per epoch, epochs): the interval is rounded down to
-    whole agent iterations (at least one) and the budget down to whole epochs (at least one)."""
-    spi = agent.steps_per_iteration(env.spec)
+def iterations_per_epoch(spi: int, budget: Budget) -> tuple[int, int, int]:
+    """(iterations per epoch, env steps per epoch, epochs) for an agent consuming `spi` env steps
+    per iteration: the interval is rounded down to whole iterations (at least one) and the
+    budget down to whole epochs (at least one)."""
     iters = max(1, budget.eval_interval // spi)
     steps = iters * spi
     return iters, steps, max(1, budget.max_env_steps // steps)
@@ -196,7 +207,7 @@ def iterations_per_epoch(agent: Agent, env: Environment, budget: Budget) -> tupl
 
 def make_block_program(agent: Agent, env: Environment, budget: Budget):
     """Pure functions over a leading seed axis: init(seeds), epoch(carry, seeds), final(carry, seeds)."""
-    iters, steps_per_epoch, _ = iterations_per_epoch(agent, env, budget)
+    iters, steps_per_epoch, _ = iterations_per_epoch(agent.steps_per_iteration(env.spec), budget)
     ev: EvalProtocol = budget.eval
 
     def init_one(seed):
@@ -276,7 +287,7 @@ def _failure(unit: Unit, seed: int, message: str, command: str, started: str) ->
 def _run_unit(unit: Unit, command: str, started: str, on_epoch: EpochCallback | None) -> list[RunResult]:
     agent = agent_registry.make_agent(unit.agent, unit.agent_config)
     env = make_env(unit.task)
-    _, steps_per_epoch, num_epochs = iterations_per_epoch(agent, env, unit.budget)
+    _, steps_per_epoch, num_epochs = iterations_per_epoch(agent.steps_per_iteration(env.spec), unit.budget)
     init_fn, epoch_fn, final_fn = make_block_program(agent, env, unit.budget)
     seeds = jnp.asarray(unit.seeds, jnp.int32)
 

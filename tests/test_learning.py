@@ -1,7 +1,5 @@
 """Short learning tests on fixed seeds through the real runner and the shared evaluation."""
 
-import pytest
-
 from benchmarks.runner import make_plan, run_unit
 
 
