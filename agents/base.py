@@ -47,6 +47,7 @@ class TimeStepLike(Protocol):
     truncated: jax.Array
     episode_return: jax.Array
     episode_length: jax.Array
+    final_obs: jax.Array  # observation reached by this step, before auto-reset
 
     @property
     def done(self) -> jax.Array: ...

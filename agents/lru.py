@@ -72,11 +72,16 @@ def zero_trace(p: LRUParams) -> LRUTrace:
                     jnp.zeros(p.B_re.shape, jnp.complex64))
 
 
-def trace_update(p: LRUParams, trace: LRUTrace, h_prev: jax.Array, x: jax.Array) -> LRUTrace:
-    """Exact forward-mode traces: the immediate B term is gamma x^T (the reference used gamma_log, pitfall 3)."""
+def trace_update(p: LRUParams, trace: LRUTrace, h_prev: jax.Array, x: jax.Array,
+                 reference_compat: bool = False) -> LRUTrace:
+    """Exact forward-mode traces: the immediate B term is gamma x^T.
+
+    `reference_compat` reproduces the authors' code, which used gamma_log there (spec pitfall 3):
+    gamma_log < 0, so the B gradient gets the wrong sign and size.
+    """
     lam = _lambda(p)
     bx = (p.B_re + 1j * p.B_im) @ x
-    gamma = jnp.exp(p.gamma_log)
+    gamma = p.gamma_log if reference_compat else jnp.exp(p.gamma_log)
     return LRUTrace(lam * trace.lam + h_prev, lam * trace.gamma + bx,
                     lam[:, None] * trace.B + gamma[:, None] * x[None, :].astype(jnp.complex64))
 

@@ -52,10 +52,18 @@ class RTRRLConfig:
     """Adam step size of actor and critic ([T1]: 1e-3; the paper-era code had 1e-5)."""
     lr_rnn: float = 1e-3
     """Adam step size of the RNN ([T1]: 1e-3)."""
+    lr_actor: float | None = None
+    """Step size of K_A alone; None = `lr_td` ([T1] lists alpha_A and alpha_C, both 1e-3; the
+    reference has one rate for both). Same Adam, per-group step size."""
+    lr_critic: float | None = None
+    """Step size of the critic alone; None = `lr_td`. Also the alpha of the dutch trace."""
     gradient_clip: float | None = None
     """Global-norm clip of each group's update direction before Adam. [T1] lists 1.0, both code
     snapshots (which produced the tables) have none. Measured here: 1.0 clips exactly the large
     terminal TD errors and Linear TD(lambda) on CartPole-vel collapses to ~9 (none: ~400 at 300k steps)."""
+    trace_mode: str = "accumulate"
+    """Eligibility traces: 'accumulate' (all groups, spec §4.1) or 'dutch' (the reference's critic-only
+    dutch trace and correction, §4.6: non-standard, unsound under Adam; kept for reproduction)."""
     eta_pi: float = 1.0
     """Scale of the actor term in the TD objective ([T1] eta_A = 1)."""
     eta_f: float = 1.0
@@ -67,6 +75,12 @@ class RTRRLConfig:
     I = gamma^k weighting of new gradients. > 0: learn an average-reward baseline (spec §1.4)."""
     dt: float = 1.0
     """Euler step of the CT-RNN (the reference hard-wires 1)."""
+    wiring: str = "fully_connected"
+    """Fixed CT-RNN connectivity (spec §2.5): 'fully_connected' (paper), 'fully_connected_no_self',
+    'random' (Bernoulli 0.5) or 'ncp' (inter-neurons get the inputs, sparsity 0.3)."""
+    wiring_reference_traces: bool = False
+    """Compat (spec §11.4): the reference's RFLO/RTRL traces ignore the wiring mask (the forward
+    pass still applies it). Default: absent connections get no trace."""
     num_envs: int = 1
     """Environments per step, sharing parameters; updates are averaged ([T1]: batch size 1)."""
     sigma_mode: str = "paper"
@@ -75,11 +89,16 @@ class RTRRLConfig:
     """Reference quirk: average log-prob and entropy over action dims instead of summing."""
     rtrl_reference_compat: bool = False
     """Reproduce the reference's wrong-axis RTRL weight gradient (spec pitfall 2)."""
+    lru_reference_b_trace: bool = False
+    """Compat (spec pitfall 3): the reference's LRU B trace used log(gamma) x^T as its immediate term."""
     normalize_obs: bool = False
     """Normalise observations with running statistics ([T1]: False); same transform in evaluation."""
     normalize_reward: bool = False
     """Normalise the reward *input feature* (never the TD target). Off: the paper-era code had none;
     the later code applied it in evaluation only (spec pitfall 4), we apply it in both."""
+    normalize_eval_only: bool = False
+    """Compat (spec pitfall 4): with normalisation on, training sees raw inputs (statistics still
+    update) and only evaluation normalises, as the later reference code did."""
     var_scaling: bool = False
     """Continuous actions: scale the TD objective and entropy by s = min(mean sigma, 1) (spec §3.4;
     not in the paper, on in the later code). Off by default; s is stop-gradiented."""
@@ -88,9 +107,21 @@ class RTRRLConfig:
     reference_prev_action_at_reset: bool = False
     """Compat (spec §11.1): at an episode start the reference fed the one-hot of action 0 in the
     previous-action slot (discrete actions) instead of a zero vector."""
+    reference_shared_action_key: bool = False
+    """Compat (spec §11.2): one sampling key per step shared by all `num_envs` envs (identical noise)."""
+    reference_unclipped_eval: bool = False
+    """Compat (spec §11.3): evaluation feeds the unclipped sample back as the previous action (the
+    env wrapper still clips what it executes). Default: evaluation acts exactly as training."""
+    reference_lambda_rnn_zero: bool = False
+    """Compat (spec §11.6): with lambda_rnn = 0 the reference sets z_R to the bare gradient, without
+    the episodic factor I (matters only when `eta` is None)."""
     reference_continuous_actor_gradient: bool = False
     """Compat (spec §3.4, pitfall 1): differentiate log pi through a reparameterised sample, as the
     reference did; the actor's mean then never learns. Default: the score at the fixed sample."""
+    bootstrap_truncation: bool = True
+    """At a time-limit truncation, bootstrap the TD target from V of the state the final
+    observation leads to (one extra core forward per step). False = the reference (spec pitfall 6):
+    a truncation ends bootstrapping exactly like a termination."""
     eval_reset_on_done: bool = True
     """At an episode boundary during evaluation, reset the RNN state and zero the action/reward
     slots exactly as in training. False = the paper-era evaluation, which kept both across
@@ -104,6 +135,12 @@ class RTRRLConfig:
             raise ValueError(f"rnn must be 'ctrnn', 'lru' or 'none' (got {self.rnn!r})")
         if self.gradient_mode not in ("rflo", "rtrl"):
             raise ValueError(f"gradient_mode must be 'rflo' or 'rtrl' (got {self.gradient_mode!r})")
+        if self.trace_mode not in ("accumulate", "dutch"):
+            raise ValueError(f"trace_mode must be 'accumulate' or 'dutch' (got {self.trace_mode!r})")
+        if self.wiring not in ctrnn.WIRINGS:
+            raise ValueError(f"wiring must be one of {', '.join(ctrnn.WIRINGS)} (got {self.wiring!r})")
+        if self.wiring != "fully_connected" and self.rnn != "ctrnn":
+            raise ValueError("wiring applies to the CT-RNN only (rnn='ctrnn')")
         if self.sigma_mode not in ("paper", "softplus"):
             raise ValueError(f"sigma_mode must be 'paper' or 'softplus' (got {self.sigma_mode!r})")
         if self.hidden_size < 1 or self.num_envs < 1 or self.unroll < 1:
@@ -113,6 +150,8 @@ class RTRRLConfig:
             raise ValueError("gamma and the lambdas must lie in [0, 1]")
         if self.dt <= 0 or (self.gradient_clip is not None and self.gradient_clip <= 0):
             raise ValueError("dt and gradient_clip must be positive")
+        if any(lr is not None and lr <= 0 for lr in (self.lr_td, self.lr_rnn, self.lr_actor, self.lr_critic)):
+            raise ValueError("learning rates must be positive")
 
 
 @dataclass(frozen=True)
@@ -163,6 +202,7 @@ class RTRRLState(NamedTuple):
     opt_td: Any
     opt_rnn: Any
     feedback: Readouts  # fixed B_A, B_C (never trained)
+    wiring: jax.Array | None  # fixed CT-RNN connectivity mask (None: fully connected)
     head: Head
     env_state: Any
     carry: Carry  # leading axis: num_envs
@@ -175,6 +215,7 @@ class RTRRLState(NamedTuple):
 class PolicyParams(NamedTuple):
     params: Params
     head: Head
+    wiring: jax.Array | None
     obs_stats: RunningStats
     reward_stats: RunningStats
 
@@ -189,20 +230,24 @@ class RTRRLAgent:
     name: ClassVar[str] = "rtrrl"
 
     # ---- pieces -------------------------------------------------------------------------------
-    def _input(self, head: Head, obs: jax.Array, prev_action: jax.Array, reward: jax.Array, done: jax.Array) -> jax.Array:
-        """Meta-RL input (spec §1.1): slots are zero at an episode's first step."""
+    def _input(self, head: Head, obs: jax.Array, prev_action: jax.Array, reward: jax.Array, done: jax.Array,
+               raw_action: bool = False) -> jax.Array:
+        """Meta-RL input (spec §1.1): slots are zero at an episode's first step. `raw_action`
+        feeds a continuous action as given (unclipped) instead of as executed."""
         if not self.config.meta_rl:
             return obs
         keep = 1.0 - done.astype(jnp.float32)
         if self.config.reference_prev_action_at_reset and isinstance(head, CategoricalHead):
             action_slot = head.encode(jnp.where(done, 0, prev_action))
         else:
-            action_slot = keep * head.encode(prev_action)
+            action_slot = keep * (prev_action if raw_action else head.encode(prev_action))
         return jnp.concatenate([obs, action_slot, keep * reward[None]])
 
     def _normalized(self, obs_stats: RunningStats, reward_stats: RunningStats, obs: jax.Array,
-                    reward: jax.Array) -> tuple[jax.Array, jax.Array]:
+                    reward: jax.Array, training: bool = False) -> tuple[jax.Array, jax.Array]:
         """Observation and reward as the network sees them."""
+        if training and self.config.normalize_eval_only:
+            return obs, reward
         if self.config.normalize_obs:
             obs = normalize(obs_stats, obs)
         if self.config.normalize_reward:
@@ -235,25 +280,29 @@ class RTRRLAgent:
             return lru.zero_trace(rnn)
         return ctrnn.zero_rflo(rnn) if self.config.gradient_mode == "rflo" else ctrnn.zero_rtrl(rnn)
 
-    def _core(self, rnn: Any, state: jax.Array, trace: Any, x: jax.Array) -> tuple[jax.Array, Any, jax.Array]:
+    def _core(self, rnn: Any, wiring: jax.Array | None, state: jax.Array, trace: Any,
+              x: jax.Array) -> tuple[jax.Array, Any, jax.Array]:
         """(new state, new trace, output) of one core step."""
+        cfg = self.config
         if rnn is None:
             return state, None, x
-        if self.config.rnn == "lru":
-            trace = lru.trace_update(rnn, trace, state, x)
+        if cfg.rnn == "lru":
+            trace = lru.trace_update(rnn, trace, state, x, cfg.lru_reference_b_trace)
             state, y = lru.forward(rnn, state, x)
             return state, trace, y
-        h, u, xi = ctrnn.forward(rnn, state, x, self.config.dt)
-        update = ctrnn.rflo_update if self.config.gradient_mode == "rflo" else ctrnn.rtrl_update
-        return h, update(rnn, trace, state, u, xi, self.config.dt), h
+        h, u, xi = ctrnn.forward(rnn, state, x, cfg.dt, wiring)
+        trace_mask = None if cfg.wiring_reference_traces else wiring
+        if cfg.gradient_mode == "rflo":
+            return h, ctrnn.rflo_update(rnn, trace, state, u, xi, cfg.dt, trace_mask), h
+        return h, ctrnn.rtrl_update(rnn, trace, state, u, xi, cfg.dt, trace_mask, wiring), h
 
-    def _forward(self, rnn: Any, state: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def _forward(self, rnn: Any, wiring: jax.Array | None, state: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Core step without a trace (acting only)."""
         if rnn is None:
             return state, x
         if self.config.rnn == "lru":
             return lru.forward(rnn, state, x)
-        h = ctrnn.forward(rnn, state, x, self.config.dt)[0]
+        h = ctrnn.forward(rnn, state, x, self.config.dt, wiring)[0]
         return h, h
 
     def _core_grad(self, rnn: Any, state: jax.Array, trace: Any, g: jax.Array) -> Any:
@@ -266,13 +315,52 @@ class RTRRLAgent:
             return ctrnn.rflo_readout(trace, g)
         return ctrnn.rtrl_readout(trace, g, self.config.rtrl_reference_compat)
 
+    @staticmethod
+    def _value(params: Params, h: jax.Array) -> jax.Array:
+        return h @ params.readouts.critic + params.readouts.critic_bias
+
     def _project(self, rnn: Any) -> Any:
         return ctrnn.clamp_tau(rnn) if self.config.rnn == "ctrnn" else rnn
 
-    def _optimizer(self, lr: float) -> optax.GradientTransformation:
-        adam = optax.adam(lr)
+    def _optimizer(self, lr: float | Readouts) -> optax.GradientTransformation:
+        """Adam (optax defaults) on a descent direction, optionally after a global-norm clip; `lr`
+        may be a pytree of per-leaf step sizes (Adam is element-wise, so this is per-group Adam)."""
+        if isinstance(lr, Readouts):
+            scale = optax.stateless(lambda u, _: jax.tree_util.tree_map(lambda x, a: -a * x, u, lr))
+        else:
+            scale = optax.scale(-lr)
         clip = self.config.gradient_clip
-        return adam if clip is None else optax.chain(optax.clip_by_global_norm(clip), adam)
+        return optax.chain(*([] if clip is None else [optax.clip_by_global_norm(clip)]), optax.scale_by_adam(), scale)
+
+    def _td_learning_rates(self) -> Readouts:
+        cfg = self.config
+        actor = cfg.lr_td if cfg.lr_actor is None else cfg.lr_actor
+        critic = cfg.lr_td if cfg.lr_critic is None else cfg.lr_critic
+        return Readouts(actor, critic, critic)
+
+    def _trace_step(self, z: Params, g: Params, done: jax.Array, weight: jax.Array) -> Params:
+        """Clear where an episode ended, decay by gamma * lambda, add the new gradient (spec §4.1, 4.6)."""
+        cfg = self.config
+        z = jax.tree_util.tree_map(lambda t: jnp.where(done, 0.0, t), z)
+
+        def accumulate(lam):
+            return lambda t, gi: cfg.gamma * lam * t + weight * gi
+
+        actor = accumulate(cfg.lambda_actor)(z.readouts.actor, g.readouts.actor)
+        if cfg.trace_mode == "dutch":  # the reference's critic trace: per leaf, no factor I
+            alpha, decay = self._td_learning_rates().critic, cfg.gamma * cfg.lambda_critic
+
+            def critic_step(t, gi):
+                return decay * t + (1.0 - alpha * decay * jnp.vdot(t, gi)) * gi
+        else:
+            critic_step = accumulate(cfg.lambda_critic)
+        readouts = Readouts(actor, critic_step(z.readouts.critic, g.readouts.critic),
+                            critic_step(z.readouts.critic_bias, g.readouts.critic_bias))
+        if cfg.lambda_rnn == 0.0 and cfg.reference_lambda_rnn_zero:
+            rnn = g.rnn
+        else:
+            rnn = jax.tree_util.tree_map(accumulate(cfg.lambda_rnn), z.rnn, g.rnn)
+        return Params(readouts, rnn)
 
     def learning_signals(self, params: Params, feedback: Readouts, head: Head, h: jax.Array, state: jax.Array,
                          trace: Any, action: jax.Array) -> tuple[Params, Params]:
@@ -297,7 +385,7 @@ class RTRRLAgent:
             s = jax.lax.stop_gradient(scale(out))
             live = jnp.zeros_like(out)
             if cfg.var_scaling_live_gradient:  # product rule through s: (eta_pi log pi + V) grad s
-                value = h @ params.readouts.critic + params.readouts.critic_bias
+                value = self._value(params, h)
                 live = (cfg.eta_pi * log_prob(out, action, avg) + value) * jax.grad(scale)(out)
             o_bar, ent_bar, v_bar = s * o_bar + live, s * ent_bar, s
         back = feedback if cfg.f_align else params.readouts
@@ -323,6 +411,9 @@ class RTRRLAgent:
         readouts = Readouts(_glorot(k_a, (d, a_out)), _glorot(k_c, (d, 1))[:, 0], jnp.zeros(()))
         feedback = Readouts(_glorot(k_ba, (d, a_out)), _glorot(k_bc, (d, 1))[:, 0], jnp.zeros(()))
         params = Params(readouts, rnn)
+        # its own stream (fold_in), so the wiring option leaves every other random draw unchanged
+        wiring = None if rnn is None else ctrnn.make_wiring(
+            jax.random.fold_in(k_rnn, 1), cfg.wiring, in_size, cfg.hidden_size, a_out + 1)
 
         n = cfg.num_envs
         env_state, ts = jax.vmap(env.reset)(jax.random.split(k_env, n))
@@ -332,17 +423,24 @@ class RTRRLAgent:
 
         def first(ts, k):  # one forward pass on x_0 = [o_0; 0; 0] gives h_0, a_0 and V(h_0)
             zero_action = jnp.zeros((), jnp.int32) if spec.action_kind == "discrete" else jnp.zeros((spec.action_dim,))
-            obs, _ = self._normalized(obs_stats, reward_stats, ts.obs, jnp.zeros(()))
+            obs, _ = self._normalized(obs_stats, reward_stats, ts.obs, jnp.zeros(()), training=True)
             x = self._input(head, obs, zero_action, jnp.zeros(()), jnp.ones((), bool))
-            state, trace, y = self._core(rnn, self._zero_state(rnn), self._zero_trace(rnn), x)
+            state, trace, y = self._core(rnn, wiring, self._zero_state(rnn), self._zero_trace(rnn), x)
             action = head.sample(k, y @ readouts.actor)
             z = jax.tree_util.tree_map(jnp.zeros_like, params)
-            return Carry(state, y, trace, z, y @ readouts.critic + readouts.critic_bias, action, jnp.ones(()))
+            return Carry(state, y, trace, z, self._value(params, y), action, jnp.ones(()))
 
-        carry = jax.vmap(first)(ts, jax.random.split(k_act, n))
-        return RTRRLState(params, self._optimizer(cfg.lr_td).init(readouts),
+        carry = jax.vmap(first)(ts, self._action_keys(k_act))
+        return RTRRLState(params, self._optimizer(self._td_learning_rates()).init(readouts),
                           self._optimizer(cfg.lr_rnn).init(rnn) if rnn is not None else optax.EmptyState(),
-                          feedback, head, env_state, carry, jnp.zeros(()), obs_stats, reward_stats, key)
+                          feedback, wiring, head, env_state, carry, jnp.zeros(()), obs_stats, reward_stats, key)
+
+    def _action_keys(self, key: PRNGKey) -> jax.Array:
+        """One sampling key per env (the reference shared one across the batch: compat switch)."""
+        n = self.config.num_envs
+        if self.config.reference_shared_action_key:
+            return jnp.repeat(key[None], n, axis=0)
+        return jax.random.split(key, n)
 
     def train(self, state: RTRRLState, env: EnvLike, num_iterations: int) -> tuple[RTRRLState, TrainMetrics]:
         return scan_iterations(lambda s: self._iteration(s, env), state, num_iterations, self.config.unroll)
@@ -353,41 +451,50 @@ class RTRRLAgent:
         key, k_env, k_act = jax.random.split(s.key, 3)
         actions = jax.vmap(s.head.executed)(s.carry.pending)
         env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, n), s.env_state, actions)
-        params, head = s.params, s.head
+        params, head, wiring = s.params, s.head, s.wiring
         obs_stats = update_stats(s.obs_stats, ts.obs) if cfg.normalize_obs else s.obs_stats
         reward_stats = update_stats(s.reward_stats, ts.reward) if cfg.normalize_reward else s.reward_stats
 
         def per_env(c: Carry, ts: TimeStepLike, k: PRNGKey):
             done = ts.done
             d = done.astype(jnp.float32)
+            obs, reward_in = self._normalized(obs_stats, reward_stats, ts.obs, ts.reward, training=True)
+            if cfg.bootstrap_truncation:  # V of the state the final observation leads to (before any reset)
+                final_obs = self._normalized(obs_stats, reward_stats, ts.final_obs, ts.reward, training=True)[0]
+                x_final = self._input(head, final_obs, c.pending, reward_in, jnp.zeros((), bool))
+                final_value = self._value(params, self._forward(params.rnn, wiring, c.state, x_final)[1])
             state = jnp.where(done, 0.0, c.state)
             trace = jax.tree_util.tree_map(lambda t: jnp.where(done, 0.0, t), c.trace)
-            obs, reward_in = self._normalized(obs_stats, reward_stats, ts.obs, ts.reward)
             x = self._input(head, obs, c.pending, reward_in, done)
-            state, trace, h = self._core(params.rnn, state, trace, x)
-            value = h @ params.readouts.critic + params.readouts.critic_bias
+            state, trace, h = self._core(params.rnn, wiring, state, trace, x)
+            value = self._value(params, h)
             action = head.sample(k, h @ params.readouts.actor)
             g, g_ent = self.learning_signals(params, s.feedback, head, h, state, trace, action)
-            delta = ts.reward + cfg.gamma * (1.0 - d) * value - s.r_bar - c.v_stored
+            # V of the next state: h_t, or at a truncation the state the final observation leads to
+            bootstrap = (1.0 - d) * value
+            if cfg.bootstrap_truncation:
+                bootstrap = jnp.where(ts.truncated, final_value, bootstrap)
+            delta = ts.reward + cfg.gamma * bootstrap - s.r_bar - c.v_stored
             # update direction from the old traces (+ entropy, not traced)
+            critic_dir = lambda z: delta * z  # noqa: E731
+            if cfg.trace_mode == "dutch":  # the reference's correction (spec §4.6)
+                alpha, diff = self._td_learning_rates().critic, value - c.v_stored
+                critic_dir = lambda z: delta * z + alpha * diff * (z - delta * z)  # noqa: E731
             direction = Params(
-                Readouts(delta * c.z.readouts.actor + g_ent.readouts.actor, delta * c.z.readouts.critic,
-                         delta * c.z.readouts.critic_bias),
+                Readouts(delta * c.z.readouts.actor + g_ent.readouts.actor, critic_dir(c.z.readouts.critic),
+                         critic_dir(c.z.readouts.critic_bias)),
                 None if params.rnn is None else jax.tree_util.tree_map(
                     lambda z, e: (cfg.eta_f * delta * z + e) * float(cfg.train_rnn), c.z.rnn, g_ent.rnn),
             )
             weight = cfg.gamma * c.weight * (1.0 - d) + d if cfg.eta is None else c.weight
-            decay = Params(Readouts(cfg.lambda_actor, cfg.lambda_critic, cfg.lambda_critic),
-                           jax.tree_util.tree_map(lambda _: cfg.lambda_rnn, params.rnn))
-            z = jax.tree_util.tree_map(
-                lambda z, lam, gi: cfg.gamma * lam * jnp.where(done, 0.0, z) + weight * gi, c.z, decay, g)
+            z = self._trace_step(c.z, g, done, weight)
             return Carry(state, h, trace, z, value, action, weight), direction, delta
 
-        carry, direction, delta = jax.vmap(per_env)(s.carry, ts, jax.random.split(k_act, n))
+        carry, direction, delta = jax.vmap(per_env)(s.carry, ts, self._action_keys(k_act))
         direction = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), direction)
 
         # Adam ascent: feed the negated direction to a minimiser, per group
-        upd, opt_td = self._optimizer(cfg.lr_td).update(
+        upd, opt_td = self._optimizer(self._td_learning_rates()).update(
             jax.tree_util.tree_map(jnp.negative, direction.readouts), s.opt_td, params.readouts)
         readouts = optax.apply_updates(params.readouts, upd)
         rnn, opt_rnn = params.rnn, s.opt_rnn
@@ -396,12 +503,12 @@ class RTRRLAgent:
                 jax.tree_util.tree_map(jnp.negative, direction.rnn), s.opt_rnn, rnn)
             rnn = self._project(optax.apply_updates(rnn, upd))
         r_bar = s.r_bar if not cfg.eta else s.r_bar + cfg.eta * jnp.mean(delta)
-        new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, head, env_state, carry, r_bar,
+        new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, wiring, head, env_state, carry, r_bar,
                          obs_stats, reward_stats, key)
         return new, episode_metrics(ts)
 
     def policy_params(self, state: RTRRLState) -> PolicyParams:
-        return PolicyParams(state.params, state.head, state.obs_stats, state.reward_stats)
+        return PolicyParams(state.params, state.head, state.wiring, state.obs_stats, state.reward_stats)
 
     def initial_carry(self, pp: PolicyParams) -> tuple[jax.Array, jax.Array]:
         """(core state, previous action); zeros at an episode start."""
@@ -416,9 +523,11 @@ class RTRRLAgent:
         done = timestep.done if self.config.eval_reset_on_done else jnp.zeros((), bool)
         h = jnp.where(done, 0.0, h)
         obs, reward = self._normalized(pp.obs_stats, pp.reward_stats, timestep.obs, timestep.reward)
-        x = self._input(head, obs, prev, reward, done)
-        h, y = self._forward(params.rnn, h, x)
-        action = head.executed(head.sample(key, y @ params.readouts.actor))
+        unclipped = self.config.reference_unclipped_eval and isinstance(head, GaussianHead)
+        x = self._input(head, obs, prev, reward, done, raw_action=unclipped)
+        h, y = self._forward(params.rnn, pp.wiring, h, x)
+        action = head.sample(key, y @ params.readouts.actor)
+        action = action if unclipped else head.executed(action)
         return (h, action), action
 
 

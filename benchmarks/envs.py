@@ -41,7 +41,8 @@ class TimeStep(NamedTuple):
 
     When `done`, `obs` is the first observation of the next episode, and `reward`,
     `terminated`, `truncated`, `episode_return` and `episode_length` describe the step
-    (and episode) that just ended.
+    (and episode) that just ended; `final_obs` is the observation that step reached (equal
+    to `obs` when not done), which a learner needs to bootstrap through a truncation.
     """
 
     obs: jax.Array
@@ -50,6 +51,7 @@ class TimeStep(NamedTuple):
     truncated: jax.Array
     episode_return: jax.Array  # return of the current episode including this step
     episode_length: jax.Array  # steps of the current episode including this step
+    final_obs: jax.Array  # observation reached by this step, before any auto-reset
 
     @property
     def done(self) -> jax.Array:
@@ -131,7 +133,8 @@ class Environment:
         zero = jnp.zeros((), jnp.float32)
         false = jnp.zeros((), bool)
         state = EnvState(inner, jnp.zeros((), jnp.int32), zero)
-        return state, TimeStep(self._observe(obs), zero, false, false, zero, jnp.zeros((), jnp.int32))
+        obs = self._observe(obs)
+        return state, TimeStep(obs, zero, false, false, zero, jnp.zeros((), jnp.int32), obs)
 
     def step(self, key: PRNGKey, state: EnvState, action: jax.Array) -> tuple[EnvState, TimeStep]:
         key_step, key_reset = jax.random.split(key)
@@ -153,8 +156,9 @@ class Environment:
             time=jnp.where(done, 0, time),
             episode_return=jnp.where(done, 0.0, episode_return),
         )
-        next_obs = jnp.where(done, self._observe(reset_obs), self._observe(obs))
-        return next_state, TimeStep(next_obs, reward, terminated, truncated, episode_return, time)
+        final_obs = self._observe(obs)
+        next_obs = jnp.where(done, self._observe(reset_obs), final_obs)
+        return next_state, TimeStep(next_obs, reward, terminated, truncated, episode_return, time, final_obs)
 
 
 # ---- backends -----------------------------------------------------------------------------

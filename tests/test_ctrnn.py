@@ -89,3 +89,34 @@ def test_rflo_is_the_diagonal_part_of_rtrl():
     rtrl = _run_traces(params, xs, 1.0, rtrl_update, zero_rtrl)
     np.testing.assert_allclose(jnp.einsum("iic->ic", rtrl.W), rflo.W, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(jnp.diag(rtrl.tau), rflo.tau, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["fully_connected_no_self", "random", "ncp"])
+def test_masked_rtrl_equals_backprop_through_the_masked_cell(kind):
+    """With a wiring mask M the forward uses M * W; exact RTRL (mask on the immediate term and in
+    D) equals jax.grad, which is zero on absent connections; RFLO is zero there too."""
+    from agents.ctrnn import make_wiring
+
+    params, xs, g = _setup(3)
+    mask = make_wiring(jax.random.PRNGKey(7), kind, I, N, num_outputs=2)
+    assert mask.shape == params.W.shape and np.all(np.asarray(mask)[:, -1] == 1)  # bias kept
+
+    def loss(params):
+        h = jnp.zeros(N)
+        for x in xs:
+            h, _, _ = forward(params, h, x, 1.0, mask)
+        return g @ h
+
+    want = jax.grad(loss)(params)
+    h, rtrl, rflo = jnp.zeros(N), zero_rtrl(params), zero_rflo(params)
+    for x in xs:
+        h_new, u, xi = forward(params, h, x, 1.0, mask)
+        rtrl = rtrl_update(params, rtrl, h, u, xi, 1.0, mask, mask)
+        rflo = rflo_update(params, rflo, h, u, xi, 1.0, mask)
+        h = h_new
+    got = rtrl_readout(rtrl, g)
+    np.testing.assert_allclose(got.W, want.W, rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(got.tau, want.tau, rtol=2e-4, atol=1e-6)
+    absent = np.asarray(mask) == 0
+    assert absent.any()
+    assert np.all(np.asarray(rflo_readout(rflo, g).W)[absent] == 0)

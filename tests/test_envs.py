@@ -140,3 +140,19 @@ def test_continuous_actions_are_clipped_to_bounds():
     _, ts_max = env.step(k, state, jnp.array([2.0]))
     assert env.spec.action_low == (-2.0,) and env.spec.action_high == (2.0,)
     assert float(ts_big.reward) == float(ts_max.reward)
+
+
+def test_final_obs_is_the_observation_before_auto_reset():
+    """`final_obs` = what the base env returned (masked), also at a truncation; `obs` = reset obs then."""
+    env = make_env(Task("CartPole-3", "CartPole-v1", obs_mask=(1, 3), max_episode_length=3))
+    state, ts = env.reset(jax.random.PRNGKey(0))
+    for i in range(6):
+        key = jax.random.PRNGKey(10 + i)
+        raw_obs, *_ = env.raw_step(jax.random.split(key)[0], state.inner, jnp.asarray(i % 2))
+        state, ts = env.step(key, state, jnp.asarray(i % 2))
+        np.testing.assert_array_equal(ts.final_obs, np.asarray(raw_obs)[[1, 3]])
+        if bool(ts.truncated):
+            assert not np.array_equal(ts.final_obs, ts.obs)
+        else:
+            np.testing.assert_array_equal(ts.final_obs, ts.obs)
+    assert int(state.time) == 0  # two truncations at steps 3 and 6

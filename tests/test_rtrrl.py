@@ -11,7 +11,7 @@ import pytest
 
 from agents import ctrnn
 from agents.heads import CategoricalHead, GaussianHead
-from agents.rtrrl import LinearTDAgent, LinearTDConfig, RTRRLAgent, RTRRLConfig
+from agents.rtrrl import LinearTDAgent, LinearTDConfig, Readouts, RTRRLAgent, RTRRLConfig
 from benchmarks.envs import make_env
 from benchmarks.tasks import TASKS
 
@@ -63,23 +63,38 @@ def test_learning_signals_equal_autodiff_with_feedback_alignment(f_align, task):
     np.testing.assert_allclose(td.rnn.tau, want_rnn.tau, rtol=1e-5, atol=1e-7)
 
 
-def test_lambda_zero_is_one_step_actor_critic():
-    """With lambda = 0 one iteration must equal a hand-written one-step actor-critic update:
-    Adam ascent on delta * grad[log pi(a_prev|x_prev) + V(x_prev)], delta = r + gamma V(x) - V(x_prev)."""
-    cfg = LinearTDConfig(lambda_actor=0.0, lambda_critic=0.0, entropy_rate=0.0)
+def _replay_step_2(cfg, task):
+    """Run two iterations of linear-td; return (s0, s1, s2) and step 2's inputs rebuilt by hand."""
     agent = LinearTDAgent(cfg)
-    env, s0 = _state(agent, "CartPole-vel", seed=3)
+    env = make_env(task)
+    s0 = agent.init(jax.random.PRNGKey(3), env)
     s1, _ = agent.train(s0, env, 1)  # fills the traces with g at x_1 (delta times zero traces)
     s2, _ = agent.train(s1, env, 1)
-
-    # replay step 2 by hand from s1
     key, k_env, k_act = jax.random.split(s1.key, 3)
     _, ts = jax.vmap(env.step)(jax.random.split(k_env, 1), s1.env_state, s1.carry.pending)
     ts = jax.tree_util.tree_map(lambda x: x[0], ts)
     prev = jax.tree_util.tree_map(lambda x: x[0], s1.carry)
+    slots = jnp.concatenate([jax.nn.one_hot(prev.pending, 2), ts.reward[None]])
+    x = jnp.concatenate([ts.obs, (1 - ts.done) * slots])
+    x_final = jnp.concatenate([ts.final_obs, slots])  # the step's own observation, before any reset
+    return s0, s1, s2, ts, prev, x, x_final
+
+
+@pytest.mark.parametrize("max_len, bootstrap", [(None, True), (2, True), (2, False)])
+def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap):
+    """With lambda = 0 one iteration must equal a hand-written one-step actor-critic update:
+    Adam ascent on delta * grad[log pi(a_prev|x_prev) + V(x_prev)], delta = r + gamma V(x') - V(x_prev),
+    where x' is the next input, or at a truncation (episode cap 2) the input the final observation
+    gives (bootstrap) / nothing (the reference: truncation = termination)."""
+    cfg = LinearTDConfig(lambda_actor=0.0, lambda_critic=0.0, entropy_rate=0.0, bootstrap_truncation=bootstrap)
+    task = dataclasses.replace(TASKS["CartPole-vel"], max_episode_length=max_len or 500)
+    s0, s1, s2, ts, prev, x, x_final = _replay_step_2(cfg, task)
+    assert bool(ts.truncated) == (max_len == 2)
     ro = s1.params.readouts
-    x = jnp.concatenate([ts.obs, (1 - ts.done) * jax.nn.one_hot(prev.pending, 2), (1 - ts.done) * ts.reward[None]])
-    delta = ts.reward + cfg.gamma * (1 - ts.done) * (x @ ro.critic + ro.critic_bias) - prev.v_stored
+    next_value = (1 - ts.done) * (x @ ro.critic + ro.critic_bias)
+    if bootstrap and bool(ts.truncated):
+        next_value = x_final @ ro.critic + ro.critic_bias
+    delta = ts.reward + cfg.gamma * next_value - prev.v_stored
     x_prev = prev.y
 
     def objective(readouts):  # the action a_1 was sampled from pi(.|x_1) in step 1
@@ -91,6 +106,45 @@ def test_lambda_zero_is_one_step_actor_critic():
     want = optax.apply_updates(ro, updates)
     for got, w in zip(s2.params.readouts, want):
         np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
+
+
+def test_dutch_trace_and_correction_follow_the_reference():
+    """trace_mode='dutch' (spec §4.6), critic only: z <- gl z + (1 - a gl z.g) g per leaf and the
+    direction delta z + a (V(h_t) - V_stored)(z - delta z), a = the critic's step size."""
+    cfg = LinearTDConfig(trace_mode="dutch", entropy_rate=0.0, lr_critic=0.05)
+    s0, s1, s2, ts, prev, x, _ = _replay_step_2(cfg, TASKS["CartPole-vel"])
+    assert not bool(ts.done)
+    ro, alpha, gl = s1.params.readouts, 0.05, cfg.gamma * cfg.lambda_critic
+    value = x @ ro.critic + ro.critic_bias
+    delta = ts.reward + cfg.gamma * value - prev.v_stored
+    z, zb = prev.z.readouts.critic, prev.z.readouts.critic_bias
+    want_z = gl * z + (1 - alpha * gl * jnp.dot(z, x)) * x  # the critic's gradient is x (and 1 for the bias)
+    want_zb = gl * zb + (1 - alpha * gl * zb) * 1.0
+    np.testing.assert_allclose(s2.carry.z.readouts.critic[0], want_z, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s2.carry.z.readouts.critic_bias[0], want_zb, rtol=1e-5)
+    np.testing.assert_allclose(s2.carry.z.readouts.actor[0], gl * prev.z.readouts.actor
+                               + jax.grad(lambda a: s1.head.log_prob(x @ a, s2.carry.pending[0]))(ro.actor),
+                               rtol=1e-5, atol=1e-6)  # the actor keeps an accumulating trace
+    correction = alpha * (value - prev.v_stored)
+    direction = Readouts(delta * prev.z.readouts.actor, delta * z + correction * (z - delta * z),
+                         delta * zb + correction * (zb - delta * zb))
+    lrs = Readouts(cfg.lr_td, alpha, alpha)
+    updates, _ = optax.chain(optax.scale_by_adam(), optax.stateless(
+        lambda u, _: jax.tree_util.tree_map(lambda g, a: a * g, u, lrs))).update(direction, s1.opt_td, ro)
+    for got, w in zip(s2.params.readouts, optax.apply_updates(ro, updates)):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
+
+
+def test_separate_actor_and_critic_step_sizes():
+    """lr_actor / lr_critic: per-group Adam; changing the critic's rate leaves the actor's update alone."""
+    base = LinearTDConfig(entropy_rate=0.0)
+    _, s1, s2, *_ = _replay_step_2(base, TASKS["CartPole-vel"])
+    _, t1, t2, *_ = _replay_step_2(dataclasses.replace(base, lr_critic=3 * base.lr_td), TASKS["CartPole-vel"])
+    step = lambda a, b: np.asarray(b) - np.asarray(a)  # noqa: E731
+    np.testing.assert_allclose(step(t1.params.readouts.actor, t2.params.readouts.actor),
+                               step(s1.params.readouts.actor, s2.params.readouts.actor), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(step(t1.params.readouts.critic, t2.params.readouts.critic),
+                               3 * step(s1.params.readouts.critic, s2.params.readouts.critic), rtol=1e-4, atol=1e-9)
 
 
 def test_traces_clear_at_episode_ends():
@@ -121,7 +175,9 @@ def test_tau_stays_clamped_and_frozen_rnn_does_not_move():
 
 
 def test_config_validation():
-    for bad in (dict(rnn="gru"), dict(gradient_mode="bptt"), dict(gamma=1.5), dict(num_envs=0)):
+    for bad in (dict(rnn="gru"), dict(gradient_mode="bptt"), dict(gamma=1.5), dict(num_envs=0),
+                dict(trace_mode="replacing"), dict(wiring="grid"), dict(rnn="lru", wiring="random"),
+                dict(lr_actor=0.0)):
         with pytest.raises(ValueError):
             dataclasses.replace(RTRRLConfig(), **bad)
 
@@ -167,3 +223,76 @@ def test_var_scaling_scales_every_signal_by_min_sigma_1():
     np.testing.assert_allclose(live.readouts.critic, scaled.readouts.critic)  # the critic has no sigma path
     if s < 1.0:  # below the cap the product rule adds a term to the actor's scale outputs
         assert not np.allclose(live.readouts.actor, scaled.readouts.actor)
+
+
+def test_wiring_keeps_absent_connections_still_unless_reference_traces():
+    """No self-recurrence: the diagonal of W_hh gets no trace, so Adam never moves it; the
+    reference's traces ignore the mask and do move it (though the forward pass never uses it)."""
+    def trained(reference):
+        agent = RTRRLAgent(RTRRLConfig(wiring="fully_connected_no_self", wiring_reference_traces=reference))
+        env, s = _state(agent, "CartPole-vel")
+        s2, _ = jax.jit(lambda s: agent.train(s, env, 300))(s)
+        i = s.wiring.shape[1] - s.params.rnn.tau.shape[0] - 1
+        diag = lambda st: np.diag(np.asarray(st.params.rnn.W)[:, i:-1])  # noqa: E731
+        return diag(s), diag(s2), s, s2
+
+    before, after, s, s2 = trained(False)
+    np.testing.assert_array_equal(after, before)
+    assert not np.allclose(s2.params.rnn.W, s.params.rnn.W)  # present connections learn
+    before, after, *_ = trained(True)
+    assert not np.allclose(after, before)
+
+
+def test_reference_shared_action_key_gives_every_env_the_same_noise():
+    def noise(shared):
+        agent = RTRRLAgent(RTRRLConfig(num_envs=4, reference_shared_action_key=shared))
+        env, s = _state(agent, "Pendulum-v1")
+        mean, sigma = jax.vmap(lambda y: s.head._params(y @ s.params.readouts.actor))(s.carry.y)
+        return np.asarray((s.carry.pending - mean) / sigma)[:, 0]
+
+    shared, independent = noise(True), noise(False)
+    np.testing.assert_allclose(shared, shared[0], rtol=1e-4)
+    assert np.std(independent) > 0.1
+
+
+def test_reference_unclipped_eval_feeds_back_the_raw_sample():
+    def actions(compat):
+        agent = RTRRLAgent(RTRRLConfig(reference_unclipped_eval=compat))
+        env, s = _state(agent, "MountainCarContinuous")
+        pp = agent.policy_params(s)
+        pp = pp._replace(params=pp.params._replace(readouts=pp.params.readouts._replace(
+            actor=pp.params.readouts.actor.at[:, 1].set(10.0))))  # sigma near its maximum 2: often out of [-1, 1]
+        _, ts = env.reset(jax.random.PRNGKey(0))
+        act = jax.vmap(lambda k: agent.policy(pp, agent.initial_carry(pp), ts, k)[1])
+        return np.asarray(act(jax.random.split(jax.random.PRNGKey(1), 200)))
+
+    assert np.abs(actions(False)).max() <= 1.0
+    assert np.abs(actions(True)).max() > 1.0
+
+
+def test_reference_lambda_rnn_zero_drops_the_episodic_factor():
+    """eta=None weights new gradients by I = gamma^k; with lambda_rnn = 0 the reference's RNN trace
+    is the bare gradient: the two traces differ by exactly I."""
+    def run(compat):
+        agent = RTRRLAgent(RTRRLConfig(eta=None, lambda_rnn=0.0, reference_lambda_rnn_zero=compat))
+        env, s = _state(agent, "Pendulum-v1")
+        s, _ = jax.jit(lambda s: agent.train(s, env, 3))(s)
+        return s
+
+    plain, compat = run(False), run(True)
+    weight = float(plain.carry.weight[0])
+    np.testing.assert_allclose(weight, 0.99**3, rtol=1e-6)
+    np.testing.assert_allclose(plain.carry.z.rnn.W, weight * compat.carry.z.rnn.W, rtol=1e-5, atol=1e-8)
+
+
+def test_normalize_eval_only_trains_on_raw_inputs():
+    """Spec pitfall 4 compat: statistics update, training is exactly the unnormalised run."""
+    def run(**kw):
+        agent = RTRRLAgent(RTRRLConfig(**kw))
+        env, s = _state(agent, "Pendulum-v1")
+        return jax.jit(lambda s: agent.train(s, env, 50))(s)[0]
+
+    raw, eval_only, both = run(), run(normalize_obs=True, normalize_eval_only=True), run(normalize_obs=True)
+    np.testing.assert_allclose(eval_only.params.rnn.W, raw.params.rnn.W, rtol=1e-6)
+    assert float(eval_only.obs_stats.count) > 50
+    assert not np.allclose(both.params.rnn.W, raw.params.rnn.W)
