@@ -10,6 +10,16 @@ import dataclasses
 from typing import Any
 
 from agents.base import Agent, TrainMetrics
+from agents.ppo import (
+    PPOAgent,
+    PPOConfig,
+    PPOCTRNNAgent,
+    PPOCTRNNConfig,
+    PPOGRUAgent,
+    PPOGRUConfig,
+    PPOLSTMAgent,
+    PPOLSTMConfig,
+)
 from agents.random_agent import RandomAgent, RandomConfig
 from agents.rtrrl import (LinearTDAgent, LinearTDConfig, LRUAgent, LRUConfig, RTRLAgent, RTRLConfig, RTRRLAgent,
                           RTRRLConfig)
@@ -47,5 +57,9 @@ register_agent(RTRRLAgent, RTRRLConfig)
 register_agent(RTRLAgent, RTRLConfig)
 register_agent(LRUAgent, LRUConfig)
 register_agent(LinearTDAgent, LinearTDConfig)
+register_agent(PPOAgent, PPOConfig)
+register_agent(PPOGRUAgent, PPOGRUConfig)
+register_agent(PPOLSTMAgent, PPOLSTMConfig)
+register_agent(PPOCTRNNAgent, PPOCTRNNConfig)
 
 __all__ = ["AGENTS", "Agent", "TrainMetrics", "register_agent", "make_agent", "default_config", "config_fields"]

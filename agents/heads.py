@@ -46,7 +46,8 @@ class GaussianHead:
     """out = [m; rho]: mean squashed into [low, high] by a sigmoid, scale from rho.
 
     `sigma_mode` 0 = paper-era code: sigma = 0.001 + 1.999 sigmoid(rho) in (0.001, 2);
-    1 = later code: sigma = softplus(-2 + 4 sigmoid(rho)) in (0.127, 2.127).
+    1 = later code: sigma = softplus(-2 + 4 sigmoid(rho)) in (0.127, 2.127);
+    2 = PPO (purejaxrl): unsquashed mean m, rho = a learned log-std, sigma = exp(max(rho, -5)).
     """
 
     low: jax.Array
@@ -58,6 +59,8 @@ class GaussianHead:
 
     def _params(self, out: jax.Array) -> tuple[jax.Array, jax.Array]:
         m, rho = jnp.split(out, 2, axis=-1)
+        if self.sigma_mode == 2:
+            return m, jnp.exp(jnp.maximum(rho, -5.0))
         mean = self.low + (self.high - self.low) * jax.nn.sigmoid(m)
         if self.sigma_mode == 0:
             sigma = 0.001 + 1.999 * jax.nn.sigmoid(rho)

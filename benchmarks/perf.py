@@ -1,11 +1,14 @@
 """Speed benchmark: agent training steps/s as a ratio to the raw env rate, measured in one process.
 
-    python -m benchmarks.perf [--task CartPole-vel] [--steps 200000] [--agent random ...]
+    python -m benchmarks.perf [--task TASK] [--steps 200000] [--agent random ...]
 
 Raw env = gymnax's own auto-resetting `step` with uniform random actions in one jitted
-`lax.scan`, no wrappers. Agents run through `Agent.train` at batch 1, with 16 envs sharing
-parameters (`num_envs=16` where the agent has it), and as a 16-seed vmapped block.
-Absolute numbers on a shared CPU move; the ratios are what to compare.
+`lax.scan`, no wrappers, at the same batch as the agent. Agents run through `Agent.train` with
+their default config ("default": batch 1 for the online agents, purejaxrl's 4 envs x 128 steps
+for PPO), with more envs sharing parameters (16 online, 64 PPO), and as a 16-seed vmapped block
+(÷ default). Each agent runs on its reference task unless --task is given: CartPole-vel for
+the online agents (the paper's), CartPole-v1 for PPO (purejaxrl's config). Absolute numbers on a
+shared CPU move; the ratios are what to compare.
 """
 
 from __future__ import annotations
@@ -61,10 +64,11 @@ def raw_env_rate(task_id: str, batch: int, steps: int) -> float:
     return iters * batch / _best_time(jax.jit(run), jax.random.PRNGKey(0))
 
 
-def agent_rate(agent_name: str, task_id: str, steps: int, num_envs: int = 1, seeds: int = 0) -> float:
-    """Training env steps/s; `seeds > 0` vmaps that many independent seeds (aggregate rate)."""
+def agent_rate(agent_name: str, task_id: str, steps: int, num_envs: int = 0, seeds: int = 0) -> float:
+    """Training env steps/s; `seeds > 0` vmaps that many independent seeds (aggregate rate).
+    Seeds are initialised one by one (`lax.map`), as the runner does."""
     cfg = agent_registry.default_config(agent_name)
-    if num_envs > 1:
+    if num_envs:
         if not hasattr(cfg, "num_envs"):
             return float("nan")
         cfg = dataclasses.replace(cfg, num_envs=num_envs)
@@ -73,25 +77,31 @@ def agent_rate(agent_name: str, task_id: str, steps: int, num_envs: int = 1, see
     spi = agent.steps_per_iteration(env.spec)
     iters = max(1, steps // spi)
 
-    def train(key):
-        state = agent.init(key, env)
-        state, metrics = agent.train(state, env, iters)
-        return metrics.episodes
+    def train(state):
+        return agent.train(state, env, iters)[1].episodes
 
     if seeds:
-        fn = jax.jit(jax.vmap(train))
         keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-        return seeds * iters * spi / _best_time(fn, keys)
-    return iters * spi / _best_time(jax.jit(train), jax.random.PRNGKey(0))
+        states = jax.jit(lambda ks: jax.lax.map(lambda k: agent.init(k, env), ks))(keys)
+        return seeds * iters * spi / _best_time(jax.jit(jax.vmap(train)), states)
+    state = jax.jit(lambda k: agent.init(k, env))(jax.random.PRNGKey(0))
+    return iters * spi / _best_time(jax.jit(train), state)
+
+
+def _reference(agent_name: str) -> tuple[str, int, int]:
+    """(task, wide batch, steps scale) an agent is timed on by default."""
+    if agent_name.startswith("ppo"):
+        return "CartPole-v1", 64, (4 if agent_name != "ppo" else 1)
+    return "CartPole-vel", 16, 1
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="CartPole-vel")
-    parser.add_argument("--steps", type=int, default=200_000, help="env steps per timed program")
+    parser.add_argument("--task", default=None, help="time every agent on this task (default: its reference task)")
+    parser.add_argument("--steps", type=int, default=200_000, help="env steps per timed program (recurrent PPO: 1/4)")
     parser.add_argument("--agent", action="append", help="agents to time (default: all registered)")
     args = parser.parse_args()
-    if args.task not in TASKS:
+    if args.task is not None and args.task not in TASKS:
         parser.error(f"unknown task {args.task!r}")
     names = args.agent or [n for n in agent_registry.AGENTS if not n.startswith("test-")]
     for n in names:
@@ -99,17 +109,29 @@ def main() -> None:
             parser.error(f"unknown agent {n!r}; valid: {', '.join(agent_registry.AGENTS)}")
 
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; XLA_FLAGS={os.environ.get('XLA_FLAGS')!r}; "
-          f"NPROC={os.environ.get('NPROC')!r}; task {args.task}; {args.steps:,} steps per program")
-    raw1 = raw_env_rate(args.task, 1, args.steps)
-    raw16 = raw_env_rate(args.task, 16, args.steps)
-    print(f"raw env (gymnax step, random actions, lax.scan): batch 1 {raw1:>12,.0f} steps/s | batch 16 {raw16:>12,.0f} steps/s")
-    print(f"{'agent':<14}{'batch 1':>14}{'÷raw1':>8}{'16 envs':>14}{'÷raw16':>8}{'16 seeds':>14}{'÷1 seed':>9}")
+          f"NPROC={os.environ.get('NPROC')!r}; {args.steps:,} env steps per timed program")
+    raw: dict[tuple[str, int], float] = {}
+
+    def raw_rate(task: str, batch: int) -> float:
+        if (task, batch) not in raw:
+            raw[(task, batch)] = raw_env_rate(task, batch, args.steps)
+        return raw[(task, batch)]
+
+    print(f"{'agent':<12}{'task':<14}{'default':>12}{'÷raw':>7}{'wide':>6}{'steps/s':>12}{'÷raw':>7}"
+          f"{'16 seeds':>12}{'÷default':>9}")
     for n in names:
-        one = agent_rate(n, args.task, args.steps)
-        envs16 = agent_rate(n, args.task, args.steps, num_envs=16)
-        seeds16 = agent_rate(n, args.task, max(args.steps // 16, 1), seeds=16)
-        print(f"{n:<14}{one:>14,.0f}{one / raw1:>8.2f}{envs16:>14,.0f}{envs16 / raw16:>8.2f}"
-              f"{seeds16:>14,.0f}{seeds16 / one:>9.2f}")
+        task, wide, scale = _reference(n)
+        task = args.task or task
+        steps = max(args.steps // scale, 1)
+        cfg = agent_registry.default_config(n)
+        batch = getattr(cfg, "num_envs", 1)
+        one = agent_rate(n, task, steps)
+        many = agent_rate(n, task, steps, num_envs=wide)
+        seeds16 = agent_rate(n, task, max(steps // 16, 1), seeds=16)
+        print(f"{n:<12}{task:<14}{one:>12,.0f}{one / raw_rate(task, batch):>7.2f}{wide:>6}{many:>12,.0f}"
+              f"{many / raw_rate(task, wide):>7.2f}{seeds16:>12,.0f}{seeds16 / one:>9.2f}", flush=True)
+    print("raw env steps/s (gymnax step, random actions, lax.scan): "
+          + "; ".join(f"{t} batch {b}: {r:,.0f}" for (t, b), r in sorted(raw.items())))
 
 
 if __name__ == "__main__":

@@ -245,7 +245,9 @@ def make_block_program(agent: Agent, env: Environment, budget: Budget):
         keys = final_eval_keys(ev.eval_seed, seed, ev.final_episodes)
         return final_policy_score(agent, env, agent.policy_params(agent_state), keys)
 
-    return jax.vmap(init_one), jax.vmap(epoch_one), jax.vmap(final_one)
+    # init runs seed by seed (`lax.map`), not vmapped: a vmapped LAPACK call (QR in orthogonal
+    # initialisers) can deadlock XLA's CPU thread pool on jax 0.10 (docs: performance notes)
+    return (lambda seeds: jax.lax.map(init_one, seeds)), jax.vmap(epoch_one), jax.vmap(final_one)
 
 
 # ---- running one unit -------------------------------------------------------------------------

@@ -88,7 +88,7 @@ register_suite(Suite(
 register_suite(Suite(
     name="quick",
     tasks=("CartPole-vel", "CartPole-pos", "MemoryChain-4", "DeepSea-8", "Pendulum-v1"),
-    agents=("random", "linear-td", "rtrrl"),
+    agents=("random", "linear-td", "rtrrl", "ppo"),
     seeds=3,
     budget=Budget(max_env_steps=500_000, eval_interval=20_000, patience=PAPER_PATIENCE,
                   eval=EvalProtocol(eval_steps=10_000, final_episodes=10)),
@@ -102,6 +102,6 @@ def _paper_suite(name: str, table: str, agents: tuple[str, ...], description: st
     return register_suite(Suite(name, tasks, agents=agents, seeds=5, budget=PAPER_BUDGET, description=description))
 
 
-_paper_suite("gymnax-paper", "table2", ("random", "linear-td", "rtrrl-rtrl", "rtrrl"), "every row of the paper's Table 2 (gymnax, episodes capped at 500)")
-_paper_suite("lru-paper", "table3", ("random", "linear-td", "rtrrl-lru", "rtrrl"), "the gymnax rows of the paper's Table 3 (episodes capped at 1 000); "
+_paper_suite("gymnax-paper", "table2", ("random", "linear-td", "rtrrl-rtrl", "rtrrl", "ppo-ctrnn"), "every row of the paper's Table 2 (gymnax, episodes capped at 500)")
+_paper_suite("lru-paper", "table3", ("random", "linear-td", "rtrrl-lru", "rtrrl", "ppo-ctrnn"), "the gymnax rows of the paper's Table 3 (episodes capped at 1 000); "
              "popgym rows come with the popgym port")

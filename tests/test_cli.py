@@ -158,7 +158,7 @@ def test_config_file_and_set_are_recorded(cli, tmp_path):
 def test_dry_run_and_list(cli, tmp_path):
     out = tmp_path / "res"
     code, _, err = cli("run", "--suite", "gymnax-paper", "--dry-run", "--out", str(out))
-    assert code == 0 and "400 runs to do in 80 units" in err and "gymnax-paper/CartPole-vel/rtrrl seeds 0-4" in err
+    assert code == 0 and "500 runs to do in 100 units" in err and "gymnax-paper/CartPole-vel/rtrrl seeds 0-4" in err
     assert not out.exists()
     code, stdout, _ = cli("list")
     assert code == 0

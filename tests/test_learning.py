@@ -33,3 +33,22 @@ def test_linear_td_cannot_remember_16_steps_but_rtrrl_can(tmp_path):
     (lin,) = _best(tmp_path, "linear-td", "MemoryChain-16", 200_000, 50_000)
     (rnn,) = _best(tmp_path / "r", "rtrrl", "MemoryChain-16", 200_000, 50_000)
     assert lin.best_score < 0.5 <= rnn.best_score
+
+
+def test_ppo_solves_cartpole_within_500k_steps(tmp_path):
+    (r,) = _best(tmp_path, "ppo", "CartPole-v1", 500_000, 25_000)
+    assert r.best_score >= 475
+
+
+def test_continuous_ppo_beats_random_on_pendulum(tmp_path):
+    """Gaussian PPO (learned log-std, actions clipped to the bounds). Pendulum wants shorter
+    horizons and more epochs than purejaxrl's CartPole config: gamma 0.95, lr 1e-3, 10 epochs."""
+    (rand,) = _best(tmp_path / "random", "random", "Pendulum-v1", 50_000, 25_000)
+    (ppo,) = _best(tmp_path, "ppo", "Pendulum-v1", 250_000, 25_000, lr=1e-3, update_epochs=10, gamma=0.95)
+    assert rand.best_score < -1000
+    assert ppo.best_score > rand.best_score + 500
+
+
+def test_ppo_gru_learns_cartpole_from_velocities(tmp_path):
+    (r,) = _best(tmp_path, "ppo-gru", "CartPole-vel", 250_000, 25_000)
+    assert r.best_score >= 150  # random: ~22
