@@ -66,6 +66,9 @@ class PPOConfig:
     bootstrap_truncation: bool = True
     """At a time-limit truncation bootstrap from V(final observation) (one extra forward per step);
     False = purejaxrl: a truncation ends the return like a termination."""
+    meta_rl: bool = False
+    """Input [obs, previous action, previous reward] exactly as RTRRL's (spec §1.1; slots zero at an
+    episode start), for like-for-like comparisons; False = purejaxrl (observation only)."""
     cell: str = "none"
     """'none' (MLP actor-critic), or the recurrent core: 'gru', 'lstm', 'ctrnn'."""
     hidden_size: int = 64
@@ -136,7 +139,7 @@ class PPOCTRNNConfig(PPOConfig):
 
 
 class Transition(NamedTuple):
-    obs: jax.Array
+    obs: jax.Array  # the network input (observation, or the Meta-RL vector)
     resets: jax.Array  # obs starts an episode: the hidden state is zeroed before it
     action: jax.Array
     log_prob: jax.Array
@@ -155,6 +158,8 @@ class PPOState(NamedTuple):
     env_state: Any
     obs: jax.Array  # (E, D) observations the next step acts on
     resets: jax.Array  # (E,)
+    prev_action: jax.Array  # (E, ...) for the Meta-RL input
+    prev_reward: jax.Array  # (E,)
     carry: Any  # recurrent state (E, ...); a dummy for the MLP
     key: jax.Array
 
@@ -220,6 +225,20 @@ class PPOAgent:
     def recurrent(self) -> bool:
         return self.config.cell != "none"
 
+    def _input(self, head: Head, obs: jax.Array, prev_action: jax.Array, reward: jax.Array,
+               reset: jax.Array) -> jax.Array:
+        """Network input; with `meta_rl` the previous action and reward, zeroed at an episode start."""
+        if not self.config.meta_rl:
+            return obs
+        keep = 1.0 - reset.astype(jnp.float32)
+        return jnp.concatenate([obs, keep[..., None] * head.encode(prev_action), (keep * reward)[..., None]], axis=-1)
+
+    @staticmethod
+    def _zero_action(head: Head, batch: tuple[int, ...] = ()) -> jax.Array:
+        if isinstance(head, GaussianHead):
+            return jnp.zeros((*batch, *head.low.shape))
+        return jnp.zeros(batch, jnp.int32)
+
     def _apply(self, net, params, carry, obs: jax.Array, resets: jax.Array):
         """(carry, out, value) for obs (T, B, D) and resets (T, B), for either network."""
         if self.recurrent:
@@ -247,11 +266,11 @@ class PPOAgent:
         env_state, ts = jax.vmap(env.reset)(jax.random.split(k_env, cfg.num_envs))
         resets = jnp.ones((cfg.num_envs,), bool)
         carry = initial_carry(cfg.cell, cfg.hidden_size, (cfg.num_envs,)) if self.recurrent else jnp.zeros(())
-        if self.recurrent:
-            params = net.init(k_net, carry, ts.obs[None], resets[None])
-        else:
-            params = net.init(k_net, ts.obs)
-        return PPOState(params, self._optimizer().init(params), head, env_state, ts.obs, resets, carry, key)
+        prev_action, prev_reward = self._zero_action(head, (cfg.num_envs,)), jnp.zeros((cfg.num_envs,))
+        x = self._input(head, ts.obs, prev_action, prev_reward, resets)
+        params = net.init(k_net, carry, x[None], resets[None]) if self.recurrent else net.init(k_net, x)
+        return PPOState(params, self._optimizer().init(params), head, env_state, ts.obs, resets, prev_action,
+                        prev_reward, carry, key)
 
     def train(self, state: PPOState, env: EnvLike, num_iterations: int) -> tuple[PPOState, TrainMetrics]:
         return scan_iterations(lambda s: self._iteration(s, env), state, num_iterations)
@@ -261,24 +280,31 @@ class PPOAgent:
         n = cfg.num_envs
 
         def step(c, _):
-            env_state, obs, resets, carry, key = c
+            env_state, obs, resets, prev_action, prev_reward, carry, key = c
             key, k_act, k_env = jax.random.split(key, 3)
-            carry, out, value = self._apply(net, params, carry, obs[None], resets[None])
+            x = self._input(head, obs, prev_action, prev_reward, resets)
+            carry, out, value = self._apply(net, params, carry, x[None], resets[None])
             out, value = out[0], value[0]
             action = head.sample(k_act, out)
             log_prob = head.log_prob(out, action)
             env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, n), env_state, head.executed(action))
             final_value = jnp.zeros_like(value)
             if cfg.bootstrap_truncation:  # V(final obs) from the state that saw this step
-                final_value = self._apply(net, params, carry, ts.final_obs[None], jnp.zeros((1, n), bool))[2][0]
-            tr = Transition(obs, resets, action, log_prob, value, ts.reward, ts.terminated.astype(jnp.float32),
+                no_reset = jnp.zeros((n,), bool)
+                x_final = self._input(head, ts.final_obs, action, ts.reward, no_reset)
+                final_value = self._apply(net, params, carry, x_final[None], no_reset[None])[2][0]
+            tr = Transition(x, resets, action, log_prob, value, ts.reward, ts.terminated.astype(jnp.float32),
                             ts.truncated, ts.done.astype(jnp.float32), final_value)
-            return (env_state, ts.obs, ts.done, carry, key), (tr, episode_metrics(ts))
+            return (env_state, ts.obs, ts.done, action, ts.reward, carry, key), (tr, episode_metrics(ts))
 
-        c0 = (s.env_state, s.obs, s.resets, s.carry, s.key)
-        (env_state, obs, resets, carry, key), (traj, metrics) = jax.lax.scan(step, c0, None, length=cfg.num_steps)
-        last_value = self._apply(net, params, carry, obs[None], resets[None])[2][0]
-        return s._replace(env_state=env_state, obs=obs, resets=resets, carry=carry, key=key), traj, last_value, metrics
+        c0 = (s.env_state, s.obs, s.resets, s.prev_action, s.prev_reward, s.carry, s.key)
+        c, (traj, metrics) = jax.lax.scan(step, c0, None, length=cfg.num_steps)
+        env_state, obs, resets, prev_action, prev_reward, carry, key = c
+        x = self._input(head, obs, prev_action, prev_reward, resets)
+        last_value = self._apply(net, params, carry, x[None], resets[None])[2][0]
+        s = s._replace(env_state=env_state, obs=obs, resets=resets, prev_action=prev_action, prev_reward=prev_reward,
+                       carry=carry, key=key)
+        return s, traj, last_value, metrics
 
     def _iteration(self, s: PPOState, env: EnvLike) -> tuple[PPOState, TrainMetrics]:
         cfg, head = self.config, s.head
@@ -339,16 +365,19 @@ class PPOAgent:
     def policy_params(self, state: PPOState) -> PPOPolicyParams:
         return PPOPolicyParams(state.params, state.head)
 
-    def initial_carry(self, pp: PPOPolicyParams) -> Any:
-        return initial_carry(self.config.cell, self.config.hidden_size) if self.recurrent else jnp.zeros(())
+    def initial_carry(self, pp: PPOPolicyParams) -> tuple[Any, jax.Array]:
+        """(recurrent state, previous action) at an episode start."""
+        core = initial_carry(self.config.cell, self.config.hidden_size) if self.recurrent else jnp.zeros(())
+        return core, self._zero_action(pp.head)
 
     def policy(self, pp: PPOPolicyParams, carry, timestep: TimeStepLike, key: PRNGKey):
         """Stochastic action; the hidden state is reset where `timestep` starts an episode, as in training."""
-        batch = jax.tree_util.tree_map(lambda x: x[None], carry)
-        batch, out, _ = self._apply(self._network(pp.head), pp.params, batch, timestep.obs[None, None],
-                                    timestep.done[None, None])
-        carry = jax.tree_util.tree_map(lambda x: x[0], batch)
-        return carry, pp.head.executed(pp.head.sample(key, out[0, 0]))
+        core, prev_action = carry
+        x = self._input(pp.head, timestep.obs, prev_action, timestep.reward, timestep.done)
+        batch = jax.tree_util.tree_map(lambda a: a[None], core)
+        batch, out, _ = self._apply(self._network(pp.head), pp.params, batch, x[None, None], timestep.done[None, None])
+        action = pp.head.executed(pp.head.sample(key, out[0, 0]))
+        return (jax.tree_util.tree_map(lambda a: a[0], batch), action), action
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,27 @@ def test_vmapped_seed_block_does_not_hang():
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "done" in proc.stdout
+
+
+def test_meta_rl_input_matches_rtrrl():
+    """`meta_rl=True` feeds PPO the same [obs, previous action, previous reward] vector as RTRRL."""
+    from agents.rtrrl import RTRRLAgent
+    from agents.heads import CategoricalHead
+
+    head = CategoricalHead(3)
+    obs, reward = jnp.array([0.5, -1.0]), jnp.asarray(2.0)
+    ppo = PPOAgent(PPOConfig(meta_rl=True))
+    for done in (False, True):
+        d = jnp.asarray(done)
+        np.testing.assert_array_equal(ppo._input(head, obs, jnp.asarray(1), reward, d),
+                                      RTRRLAgent()._input(head, obs, jnp.asarray(1), reward, d))
+    env = make_env(TASKS["CartPole-vel"])
+    for name in ("ppo", "ppo-gru"):
+        import agents
+        agent = agents.make_agent(name, dataclasses.replace(agents.default_config(name), meta_rl=True))
+        s, m = jax.jit(lambda k: agent.train(agent.init(k, env), env, 2))(jax.random.PRNGKey(0))
+        assert s.params is not None and float(m.episodes) > 0
+        pp = agent.policy_params(s)
+        _, ts = env.reset(jax.random.PRNGKey(1))
+        carry, action = agent.policy(pp, agent.initial_carry(pp), ts, jax.random.PRNGKey(2))
+        assert action.shape == () and carry[1].shape == ()
