@@ -44,18 +44,28 @@ class MLPActorCritic(nn.Module):
     hidden_size: int = 64
     activation: str = "tanh"
 
-    @nn.compact
-    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        act = nn.tanh if self.activation == "tanh" else nn.relu
+    def setup(self) -> None:
         gain = math.sqrt(2.0)
-        a = act(_dense(self.hidden_size, gain)(obs))
-        a = act(_dense(self.hidden_size, gain)(a))
-        out = _dense(self.action_size, 0.01)(a)
+        self.actor_layers = [_dense(self.hidden_size, gain), _dense(self.hidden_size, gain), _dense(self.action_size, 0.01)]
+        self.critic_layers = [_dense(self.hidden_size, gain), _dense(self.hidden_size, gain), _dense(1, 1.0)]
         if self.continuous:
-            out = GaussianLogStd(self.action_size)(out)
-        c = act(_dense(self.hidden_size, gain)(obs))
-        c = act(_dense(self.hidden_size, gain)(c))
-        return out, _dense(1, 1.0)(c)[..., 0]
+            self.log_std = GaussianLogStd(self.action_size)
+
+    def _mlp(self, layers: list, x: jax.Array) -> jax.Array:
+        act = nn.tanh if self.activation == "tanh" else nn.relu
+        for layer in layers[:-1]:
+            x = act(layer(x))
+        return layers[-1](x)
+
+    def value(self, obs: jax.Array) -> jax.Array:
+        """The critic alone (bootstrapping at truncations needs no actor)."""
+        return self._mlp(self.critic_layers, obs)[..., 0]
+
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        out = self._mlp(self.actor_layers, obs)
+        if self.continuous:
+            out = self.log_std(out)
+        return out, self.value(obs)
 
 
 CELLS = ("gru", "lstm", "ctrnn")
@@ -77,6 +87,7 @@ class RecurrentCore(nn.Module):
 
     cell: str
     hidden_size: int
+    unroll: int = 1  # time-scan unroll (speed only)
 
     @nn.compact
     def __call__(self, carry: Any, x: jax.Array, resets: jax.Array) -> tuple[Any, jax.Array]:
@@ -109,7 +120,7 @@ class RecurrentCore(nn.Module):
             h = h + (jnp.tanh(xp_t + h @ U + c) - h) / tau
             return h, h
 
-        return jax.lax.scan(step, carry, (xp, resets))
+        return jax.lax.scan(step, carry, (xp, resets), unroll=self.unroll)
 
 
 class RecurrentActorCritic(nn.Module):
@@ -122,12 +133,13 @@ class RecurrentActorCritic(nn.Module):
     embed_size: int = 128
     head_size: int = 128
     head_gain: float = 2.0  # hidden layer of each head (spec §8: gains 2 and 0.01 / 2 and 1.0)
+    unroll: int = 1  # time-scan unroll of the core (speed only)
 
     @nn.compact
     def __call__(self, carry: Any, obs: jax.Array, resets: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
         """obs (T, B, D), resets (T, B) -> (carry, out (T, B, A'), value (T, B))."""
         x = nn.relu(_dense(self.embed_size, math.sqrt(2.0))(obs))
-        carry, y = RecurrentCore(self.cell, self.hidden_size, name="core")(carry, x, resets)
+        carry, y = RecurrentCore(self.cell, self.hidden_size, self.unroll, name="core")(carry, x, resets)
         a = nn.relu(_dense(self.head_size, self.head_gain)(y))
         out = _dense(self.action_size, 0.01)(a)
         if self.continuous:
