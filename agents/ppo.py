@@ -152,8 +152,7 @@ class Transition(NamedTuple):
     terminated: jax.Array
     truncated: jax.Array
     done: jax.Array
-    final_value: jax.Array  # V(final observation) for truncation bootstrapping (0 when off; inside
-    # the MLP's rollout scan it holds the final input until one batched critic call)
+    final_value: jax.Array  # V(final observation) for truncation bootstrapping (0 when off)
 
 
 class PPOState(NamedTuple):
@@ -294,22 +293,21 @@ class PPOAgent:
             action = head.sample(k_act, out)
             log_prob = head.log_prob(out, action)
             env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, n), env_state, head.executed(action))
-            # V(final obs) from the state that saw this step; the MLP's for the whole segment after the scan
+            # V(final obs) from the state that saw this step (recurrent: here; MLP: one batched call after the scan)
             no_reset = jnp.zeros((n,), bool)
             x_final = self._input(head, ts.final_obs, action, ts.reward, no_reset)
-            final_value = x_final
+            final_value = jnp.zeros_like(value)
             if cfg.bootstrap_truncation and self.recurrent:
                 final_value = self._apply(net, params, carry, x_final[None], no_reset[None])[2][0]
+            later = x_final if cfg.bootstrap_truncation and not self.recurrent else jnp.zeros(())
             tr = Transition(x, resets, action, log_prob, value, ts.reward, ts.terminated.astype(jnp.float32),
                             ts.truncated, ts.done.astype(jnp.float32), final_value)
-            return (env_state, ts.obs, ts.done, action, ts.reward, carry, key), (tr, episode_metrics(ts))
+            return (env_state, ts.obs, ts.done, action, ts.reward, carry, key), (tr, later, episode_metrics(ts))
 
         c0 = (s.env_state, s.obs, s.resets, s.prev_action, s.prev_reward, s.carry, s.key)
-        c, (traj, metrics) = jax.lax.scan(step, c0, None, length=cfg.num_steps)
-        if not cfg.bootstrap_truncation:
-            traj = traj._replace(final_value=jnp.zeros_like(traj.value))
-        elif not self.recurrent:  # one batched critic call for the segment's final observations
-            traj = traj._replace(final_value=net.apply(params, traj.final_value, method="value"))
+        c, (traj, x_finals, metrics) = jax.lax.scan(step, c0, None, length=cfg.num_steps)
+        if cfg.bootstrap_truncation and not self.recurrent:
+            traj = traj._replace(final_value=net.apply(params, x_finals, method="value"))
         env_state, obs, resets, prev_action, prev_reward, carry, key = c
         x = self._input(head, obs, prev_action, prev_reward, resets)
         last_value = self._apply(net, params, carry, x[None], resets[None])[2][0]
