@@ -107,6 +107,21 @@ class GaussianHead:
 Head = CategoricalHead | GaussianHead
 
 
+def zero_action(head: Head, batch: tuple[int, ...] = ()) -> jax.Array:
+    """The "no previous action" placeholder: integer 0, or a zero vector for continuous actions."""
+    if isinstance(head, GaussianHead):
+        return jnp.zeros((*batch, *head.low.shape))
+    return jnp.zeros(batch, jnp.int32)
+
+
+def meta_rl_input(head: Head, obs: jax.Array, prev_action: jax.Array, reward: jax.Array,
+                  reset: jax.Array) -> jax.Array:
+    """[obs, encoded previous action, previous reward] (spec §1.1), the two slots zeroed where
+    `reset` (the observation starts an episode). Works on any leading batch shape."""
+    keep = 1.0 - reset.astype(jnp.float32)
+    return jnp.concatenate([obs, keep[..., None] * head.encode(prev_action), (keep * reward)[..., None]], axis=-1)
+
+
 def make_head(spec, sigma_mode: int = 0) -> Head:
     if spec.action_kind == "discrete":
         return CategoricalHead(spec.num_actions)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from agents.base import EnvLike, EnvSpecLike, PRNGKey, TimeStepLike, TrainMetrics, episode_metrics, scan_iterations
-from agents.heads import GaussianHead, Head, make_head
+from agents.heads import GaussianHead, Head, make_head, meta_rl_input, zero_action
 from agents.networks import CELLS, MLPActorCritic, RecurrentActorCritic, initial_carry
 
 
@@ -233,16 +233,7 @@ class PPOAgent:
     def _input(self, head: Head, obs: jax.Array, prev_action: jax.Array, reward: jax.Array,
                reset: jax.Array) -> jax.Array:
         """Network input; with `meta_rl` the previous action and reward, zeroed at an episode start."""
-        if not self.config.meta_rl:
-            return obs
-        keep = 1.0 - reset.astype(jnp.float32)
-        return jnp.concatenate([obs, keep[..., None] * head.encode(prev_action), (keep * reward)[..., None]], axis=-1)
-
-    @staticmethod
-    def _zero_action(head: Head, batch: tuple[int, ...] = ()) -> jax.Array:
-        if isinstance(head, GaussianHead):
-            return jnp.zeros((*batch, *head.low.shape))
-        return jnp.zeros(batch, jnp.int32)
+        return meta_rl_input(head, obs, prev_action, reward, reset) if self.config.meta_rl else obs
 
     def _apply(self, net, params, carry, obs: jax.Array, resets: jax.Array):
         """(carry, out, value) for obs (T, B, D) and resets (T, B), for either network."""
@@ -271,7 +262,7 @@ class PPOAgent:
         env_state, ts = jax.vmap(env.reset)(jax.random.split(k_env, cfg.num_envs))
         resets = jnp.ones((cfg.num_envs,), bool)
         carry = initial_carry(cfg.cell, cfg.hidden_size, (cfg.num_envs,)) if self.recurrent else jnp.zeros(())
-        prev_action, prev_reward = self._zero_action(head, (cfg.num_envs,)), jnp.zeros((cfg.num_envs,))
+        prev_action, prev_reward = zero_action(head, (cfg.num_envs,)), jnp.zeros((cfg.num_envs,))
         x = self._input(head, ts.obs, prev_action, prev_reward, resets)
         params = net.init(k_net, carry, x[None], resets[None]) if self.recurrent else net.init(k_net, x)
         return PPOState(params, self._optimizer().init(params), head, env_state, ts.obs, resets, prev_action,
@@ -382,7 +373,7 @@ class PPOAgent:
     def initial_carry(self, pp: PPOPolicyParams) -> tuple[Any, jax.Array]:
         """(recurrent state, previous action) at an episode start."""
         core = initial_carry(self.config.cell, self.config.hidden_size) if self.recurrent else jnp.zeros(())
-        return core, self._zero_action(pp.head)
+        return core, zero_action(pp.head)
 
     def policy(self, pp: PPOPolicyParams, carry, timestep: TimeStepLike, key: PRNGKey):
         """Stochastic action; the hidden state is reset where `timestep` starts an episode, as in training."""

@@ -21,7 +21,7 @@ import optax
 from agents import ctrnn, lru
 from agents.normalize import RunningStats, init_stats, normalize, update_stats
 from agents.base import EnvLike, EnvSpecLike, PRNGKey, TimeStepLike, TrainMetrics, episode_metrics, scan_iterations
-from agents.heads import CategoricalHead, GaussianHead, Head, make_head
+from agents.heads import CategoricalHead, GaussianHead, Head, make_head, meta_rl_input, zero_action
 
 
 @dataclass(frozen=True)
@@ -236,11 +236,14 @@ class RTRRLAgent:
         feeds a continuous action as given (unclipped) instead of as executed."""
         if not self.config.meta_rl:
             return obs
+        compat_slot = self.config.reference_prev_action_at_reset and isinstance(head, CategoricalHead)
+        if not (compat_slot or raw_action):
+            return meta_rl_input(head, obs, prev_action, reward, done)
         keep = 1.0 - done.astype(jnp.float32)
-        if self.config.reference_prev_action_at_reset and isinstance(head, CategoricalHead):
+        if compat_slot:
             action_slot = head.encode(jnp.where(done, 0, prev_action))
         else:
-            action_slot = keep * (prev_action if raw_action else head.encode(prev_action))
+            action_slot = keep * prev_action
         return jnp.concatenate([obs, action_slot, keep * reward[None]])
 
     def _normalized(self, obs_stats: RunningStats, reward_stats: RunningStats, obs: jax.Array,
@@ -422,9 +425,8 @@ class RTRRLAgent:
             obs_stats = update_stats(obs_stats, ts.obs)
 
         def first(ts, k):  # one forward pass on x_0 = [o_0; 0; 0] gives h_0, a_0 and V(h_0)
-            zero_action = jnp.zeros((), jnp.int32) if spec.action_kind == "discrete" else jnp.zeros((spec.action_dim,))
             obs, _ = self._normalized(obs_stats, reward_stats, ts.obs, jnp.zeros(()), training=True)
-            x = self._input(head, obs, zero_action, jnp.zeros(()), jnp.ones((), bool))
+            x = self._input(head, obs, zero_action(head), jnp.zeros(()), jnp.ones((), bool))
             state, trace, y = self._core(rnn, wiring, self._zero_state(rnn), self._zero_trace(rnn), x)
             action = head.sample(k, y @ readouts.actor)
             z = jax.tree_util.tree_map(jnp.zeros_like, params)
@@ -512,9 +514,7 @@ class RTRRLAgent:
 
     def initial_carry(self, pp: PolicyParams) -> tuple[jax.Array, jax.Array]:
         """(core state, previous action); zeros at an episode start."""
-        head = pp.head
-        prev = jnp.zeros((head.low.shape[-1],)) if isinstance(head, GaussianHead) else jnp.zeros((), jnp.int32)
-        return self._zero_state(pp.params.rnn), prev
+        return self._zero_state(pp.params.rnn), zero_action(pp.head)
 
     def policy(self, pp: PolicyParams, carry, timestep: TimeStepLike, key: PRNGKey):
         """Stochastic action, with training's episode-boundary rule (see `eval_reset_on_done`)."""
