@@ -1,0 +1,108 @@
+"""PyPI popgym as the oracle for our JAX ports: shared helpers for the differential tests.
+
+Exact tests inject popgym's hidden state (deck order, board, mines, ...) into the port's
+state, feed both the same actions and compare every step. What cannot be injected (the
+port's own random draws) is compared statistically in each family's tests.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from typing import Any, Callable
+
+import gymnasium as gym
+import jax
+import numpy as np
+
+from benchmarks.popgym import canonical_id, core
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import popgym.envs  # noqa: F401  (registers the gymnasium ids; needs mazelib for labyrinths)
+
+
+def popgym_env(env_id: str) -> Any:
+    """A fresh, unwrapped PyPI popgym env (its hidden state is plain attributes)."""
+    import popgym.envs as envs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(envs, canonical_id(env_id))()
+
+
+@lru_cache(maxsize=None)
+def jitted(port: Any) -> tuple[Callable, Callable, Callable]:
+    """Compiled (reset, step, autoreset) of a port (ports are hashable frozen dataclasses)."""
+    return jax.jit(port.reset), jax.jit(port.step), jax.jit(port.autoreset)
+
+
+def to_gym_space(space: core.Space) -> gym.spaces.Space:
+    if isinstance(space, core.Discrete):
+        return gym.spaces.Discrete(space.n)
+    if isinstance(space, core.MultiDiscrete):
+        return gym.spaces.MultiDiscrete(list(space.nvec))
+    if isinstance(space, core.Box):
+        return gym.spaces.Box(np.asarray(space.low, np.float32), np.asarray(space.high, np.float32))
+    return gym.spaces.Tuple(tuple(to_gym_space(s) for s in space.spaces))
+
+
+def assert_same_space(ours: core.Space, theirs: gym.spaces.Space) -> None:
+    """Same kind, same sizes and bounds (a popgym Box of shape (k,) or () both count)."""
+    mine = to_gym_space(ours)
+    assert type(mine) is type(theirs), (mine, theirs)
+    if isinstance(theirs, gym.spaces.Discrete):
+        assert mine.n == theirs.n and theirs.start == 0
+    elif isinstance(theirs, gym.spaces.MultiDiscrete):
+        np.testing.assert_array_equal(np.asarray(mine.nvec).reshape(-1), np.asarray(theirs.nvec).reshape(-1))
+    elif isinstance(theirs, gym.spaces.Box):
+        np.testing.assert_allclose(mine.low, np.asarray(theirs.low, np.float32).reshape(-1))
+        np.testing.assert_allclose(mine.high, np.asarray(theirs.high, np.float32).reshape(-1))
+    else:
+        assert len(mine.spaces) == len(theirs.spaces)
+        for a, b in zip(ours.spaces, theirs.spaces):
+            assert_same_space(a, b)
+
+
+def assert_same_obs(space: core.Space, ours: Any, theirs: Any, *, atol: float = 0.0, where: str = "") -> None:
+    """Raw observations equal, and our `encode` equal to gymnasium's `flatten` of popgym's."""
+    flat_theirs = gym.spaces.utils.flatten(to_gym_space(space), _as_gym_obs(space, theirs))
+    flat_ours = np.asarray(core.encode(space, ours))
+    np.testing.assert_allclose(flat_ours, flat_theirs, atol=atol, rtol=0, err_msg=f"observation {where}")
+
+
+def _as_gym_obs(space: core.Space, obs: Any) -> Any:
+    if isinstance(space, core.TupleSpace):
+        return tuple(_as_gym_obs(s, o) for s, o in zip(space.spaces, obs))
+    if isinstance(space, core.Discrete):
+        return int(np.asarray(obs).reshape(()))
+    return np.asarray(obs).reshape(-1)
+
+
+def lockstep(port: Any, obs: Any, state: Any, pyenv: Any, obs0: Any, actions: Any, *, atol: float = 0.0,
+             reward_atol: float = 1e-6, key: jax.Array | None = None) -> int:
+    """Step both envs with `actions` (env-native) until popgym's episode ends; compare each step.
+
+    `obs, state` is the port's episode start built from popgym's injected hidden state, `obs0`
+    popgym's first observation.
+    Returns the number of steps compared. `actions` is a sequence, or a callable
+    (t, popgym env) -> action for policies that look at popgym's hidden state.
+    """
+    _, step, _ = jitted(port)
+    key = jax.random.key(0) if key is None else key
+    space = port.observation_space
+    assert_same_obs(space, obs, obs0, atol=atol, where="at reset")
+    t = 0
+    while True:
+        action = actions(t, pyenv) if callable(actions) else actions[t]
+        obs_p, rew_p, term_p, trunc_p, _ = pyenv.step(action)
+        key, sub = jax.random.split(key)
+        obs, state, rew, term, trunc = step(sub, state, np.asarray(action))
+        where = f"at step {t + 1}"
+        assert_same_obs(space, obs, obs_p, atol=atol, where=where)
+        np.testing.assert_allclose(float(rew), float(rew_p), atol=reward_atol, rtol=0, err_msg=f"reward {where}")
+        assert bool(term) == bool(term_p), f"terminated {where}: ours {bool(term)}, popgym {term_p}"
+        assert bool(trunc) == bool(trunc_p), f"truncated {where}: ours {bool(trunc)}, popgym {trunc_p}"
+        t += 1
+        if term_p or trunc_p:
+            return t
