@@ -64,6 +64,8 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--suite", default="quick", show_default=True, help="Suite to run (see `rtrrl-bench list suites`).")
+@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard", "all"], case_sensitive=False), default=None,
+              help="Task list of a suite with difficulties (popgym; default: easy).")
 @click.option("--task", "tasks", multiple=True, help="Run only these tasks (repeatable); default: the suite's.")
 @click.option("--agent", "agents", multiple=True, help="Run only these agents (repeatable); default: the suite's.")
 @click.option("--seeds", default=None, help="Seed count (3), range (0-4) or list (1,4,7); default: the suite's.")
@@ -84,7 +86,7 @@ def cli() -> None:
               help="Persistent XLA compilation cache directory shared by runs and workers; 'none' turns it off.")
 @click.option("--dry-run", is_flag=True, help="Show what would run and exit.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
-def run(suite: str, tasks: Sequence[str], agents: Sequence[str], seeds: str | None, max_steps: int | None,
+def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequence[str], seeds: str | None, max_steps: int | None,
         eval_interval: int | None, patience: int | None, block_size: int | None, out: str, sets: Sequence[str],
         config_file: str | None, jobs: int | None, plugins: Sequence[str], compile_cache: str,
         dry_run: bool, progress: bool | None) -> None:
@@ -101,7 +103,7 @@ def run(suite: str, tasks: Sequence[str], agents: Sequence[str], seeds: str | No
         layers = [load_config_file(config_file)] if config_file else []
         layers += [{"budget": cli_budget} if cli_budget else {}, parse_set_options(list(sets))]
         plan = make_plan(out_dir, suite, tasks or None, agents or None, parse_seeds(seeds),
-                         merge_overrides(*layers), block_size)
+                         merge_overrides(*layers), block_size, difficulty.lower() if difficulty else None)
     except ConfigError as e:
         raise UserError(str(e)) from None
     if not dry_run:

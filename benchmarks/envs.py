@@ -1,7 +1,8 @@
-"""Functional environments for the runner and the agents: gymnax underneath, our wrappers on top.
+"""Functional environments for the runner and the agents: gymnax or our popgym ports underneath,
+our wrappers on top.
 
-Wrapper order (spec §5.1): base env -> episode-length limit -> flatten -> observation mask ->
-auto-reset; batching is `jax.vmap` of `reset`/`step`. Every wrapper is a pure function, and
+Wrapper order (spec §5.1): base env -> episode-length limit -> flatten (popgym: one-hot
+encoding) -> observation mask -> auto-reset; batching is `jax.vmap` of `reset`/`step`. Every wrapper is a pure function, and
 termination and truncation stay distinct unless a task asks for the reference's behaviour
 (`truncation_is_termination`).
 """
@@ -106,8 +107,11 @@ def limit_episode(time: jax.Array, terminated: jax.Array, max_episode_length: in
 
 # ---- the environment ----------------------------------------------------------------------
 
-RawReset = Callable[[PRNGKey], tuple[jax.Array, Any]]  # key -> (obs, inner state)
-RawStep = Callable[[PRNGKey, Any, jax.Array], tuple[jax.Array, Any, jax.Array, jax.Array]]  # -> obs, state, reward, terminated
+RawReset = Callable[[PRNGKey], tuple[Any, Any]]  # key -> (obs, inner state)
+RawStep = Callable[[PRNGKey, Any, jax.Array], tuple[Any, Any, jax.Array, jax.Array, jax.Array]]
+"""key, state, action -> obs, state, reward, terminated, truncated (the env's own time limit)."""
+RawAutoreset = Callable[[PRNGKey, Any, jax.Array], tuple[Any, Any]]
+"""key, state after the step, done -> the next episode's (obs, state); only lanes where done matter."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,7 +120,10 @@ class Environment:
 
     `raw_reset`/`raw_step` are the base env's non-resetting functions; everything else
     (limit, flatten, mask, auto-reset, episode bookkeeping) is added here once for all
-    packages. Instances are hashable by identity, so jitted closures over them are cached.
+    packages. `raw_autoreset` lets a base env start the next episode from work its state
+    prepared (popgym's decks), because a vmapped auto-reset is evaluated at every step;
+    without one, auto-reset is `raw_reset`. `flatten` turns a raw observation into a vector.
+    Instances are hashable by identity, so jitted closures over them are cached.
     """
 
     spec: EnvSpec
@@ -124,9 +131,11 @@ class Environment:
     raw_step: RawStep
     obs_keep: tuple[int, ...] | None
     truncation_is_termination: bool = False
+    raw_autoreset: RawAutoreset | None = None
+    flatten: Callable[[Any], jax.Array] = flatten_obs
 
-    def _observe(self, obs: jax.Array) -> jax.Array:
-        return mask_obs(flatten_obs(obs), self.obs_keep)
+    def _observe(self, obs: Any) -> jax.Array:
+        return mask_obs(self.flatten(obs), self.obs_keep)
 
     def reset(self, key: PRNGKey) -> tuple[EnvState, TimeStep]:
         obs, inner = self.raw_reset(key)
@@ -140,17 +149,21 @@ class Environment:
         key_step, key_reset = jax.random.split(key)
         if self.spec.action_kind == "continuous":
             action = jnp.clip(action, jnp.asarray(self.spec.action_low), jnp.asarray(self.spec.action_high))
-        obs, inner, reward, terminated = self.raw_step(key_step, state.inner, action)
+        obs, inner, reward, terminated, own_truncated = self.raw_step(key_step, state.inner, action)
         reward = jnp.asarray(reward, jnp.float32)
         terminated = jnp.asarray(terminated, bool)
         time = state.time + 1
-        truncated = limit_episode(time, terminated, self.spec.max_episode_length)
+        truncated = jnp.logical_or(limit_episode(time, terminated, self.spec.max_episode_length),
+                                   jnp.logical_and(own_truncated, jnp.logical_not(terminated)))
         if self.truncation_is_termination:
             terminated, truncated = jnp.logical_or(terminated, truncated), jnp.zeros((), bool)
         done = jnp.logical_or(terminated, truncated)
         episode_return = state.episode_return + reward
 
-        reset_obs, reset_inner = self.raw_reset(key_reset)
+        if self.raw_autoreset is None:
+            reset_obs, reset_inner = self.raw_reset(key_reset)
+        else:
+            reset_obs, reset_inner = self.raw_autoreset(key_reset, inner, done)
         next_state = EnvState(
             inner=tree_select(done, reset_inner, inner),
             time=jnp.where(done, 0, time),
@@ -215,12 +228,49 @@ def _gymnax_env(task: Task) -> Environment:
         if scalar_action:
             action = action[0]
         obs, state, reward, terminated, _ = env.step_env(key, state, action, params)
-        return obs, state, reward, terminated
+        return obs, state, reward, terminated, jnp.zeros((), bool)
 
     return Environment(spec, raw_reset, raw_step, keep, task.truncation_is_termination)
 
 
-_BACKENDS: dict[str, Callable[[Task], Environment]] = {"gymnax": _gymnax_env}
+def _popgym_env(task: Task) -> Environment:
+    """Our JAX port of a PyPI popgym env (`benchmarks.popgym`), seen as agents see popgym through
+    its `Flatten` + `DiscreteAction` wrappers: one-hot observations, one flat discrete action."""
+    from benchmarks import popgym
+    from benchmarks.popgym import core
+
+    try:
+        env = popgym.make(task.env_id, **dict(task.env_kwargs))
+    except KeyError as e:
+        raise UnsupportedTask(e.args[0]) from None
+    except TypeError as e:
+        raise ValueError(f"task {task.id}: {task.env_id} does not take {dict(task.env_kwargs)} ({e})") from None
+    if task.env_params:
+        raise ValueError(f"task {task.id}: popgym ports have no env params (use env_kwargs)")
+    length = min(task.max_episode_length or env.max_episode_length, env.max_episode_length)
+    space = env.observation_space
+    obs_dim = core.flat_dim(space)
+    keep = resolve_obs_mask(task.obs_mask, obs_dim)
+    act = env.action_space
+    if isinstance(act, core.Box):
+        adim = len(act.low)
+        kind, n, low, high = "continuous", 0, tuple(act.low), tuple(act.high)
+        to_env = lambda a: a  # noqa: E731
+    else:
+        kind, n, adim = "discrete", core.num_actions(act), 1
+        low, high = (0.0,), (float(n - 1),)
+        to_env = lambda a: core.unravel_action(act, a)  # noqa: E731
+    spec = EnvSpec(obs_dim=len(keep) if keep is not None else obs_dim, action_kind=kind, num_actions=n,
+                   action_dim=adim, action_low=low, action_high=high, max_episode_length=length)
+
+    def raw_step(key, state, action):
+        return env.step(key, state, to_env(action))
+
+    return Environment(spec, env.reset, raw_step, keep, task.truncation_is_termination,
+                       raw_autoreset=env.autoreset, flatten=lambda obs: core.encode(space, obs))
+
+
+_BACKENDS: dict[str, Callable[[Task], Environment]] = {"gymnax": _gymnax_env, "popgym": _popgym_env}
 
 
 def make_env(task: Task) -> Environment:

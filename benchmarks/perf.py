@@ -9,6 +9,10 @@ for PPO), with more envs sharing parameters (16 online, 64 PPO), and as a 16-see
 (÷ default). Each agent runs on its reference task unless --task is given: CartPole-vel for
 the online agents (the paper's), CartPole-v1 for PPO (purejaxrl's config). Absolute numbers on a
 shared CPU move; the ratios are what to compare.
+
+The popgym section times every port (`benchmarks.popgym`) through our auto-resetting env at
+batch 1 and 256 (`lax.scan`, uniform random actions) next to PyPI popgym stepping the same
+env in a Python loop (random actions, reset when done), all in this one process.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import time
 
 import gymnax
 import jax
+import jax.numpy as jnp
 
 import agents as agent_registry
 from benchmarks.envs import make_env
@@ -64,6 +69,68 @@ def raw_env_rate(task_id: str, batch: int, steps: int) -> float:
     return iters * batch / _best_time(jax.jit(run), jax.random.PRNGKey(0))
 
 
+def env_rate(task_id: str, batch: int, steps: int) -> float:
+    """Our auto-resetting env (any backend) with uniform random actions, vmapped, in one scan."""
+    env = make_env(TASKS[task_id])
+    spec = env.spec
+    iters = max(1, steps // batch)
+
+    def actions(key):
+        if spec.action_kind == "discrete":
+            return jax.random.randint(key, (batch,), 0, spec.num_actions)
+        return jax.random.uniform(key, (batch, spec.action_dim), minval=jnp.asarray(spec.action_low),
+                                  maxval=jnp.asarray(spec.action_high))
+
+    def run(key):
+        state, _ = jax.vmap(env.reset)(jax.random.split(key, batch))
+
+        def body(carry, _):
+            state, key = carry
+            key, k_a, k_s = jax.random.split(key, 3)
+            state, ts = jax.vmap(env.step)(jax.random.split(k_s, batch), state, actions(k_a))
+            return (state, key), ts.reward.sum()
+
+        _, r = jax.lax.scan(body, (state, key), None, length=iters)
+        return r.sum()
+
+    return iters * batch / _best_time(jax.jit(run), jax.random.PRNGKey(0))
+
+
+def pypi_popgym_rate(env_id: str, seconds: float = 1.0) -> float:
+    """PyPI popgym's steps/s: its own env, random actions, reset when done, a Python loop."""
+    import warnings
+
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import popgym.envs
+
+        from benchmarks.popgym import canonical_id
+
+        env = getattr(popgym.envs, canonical_id(env_id))()
+        env.reset(seed=0)
+        env.action_space.seed(0)
+        actions = [env.action_space.sample() for _ in range(1000)]
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            for a in actions:
+                _, _, term, trunc, _ = env.step(np.asarray(a) if not np.isscalar(a) else a)
+                if term or trunc:
+                    env.reset()
+            n += len(actions)
+        return n / (time.perf_counter() - t0)
+
+
+def popgym_table(steps: int, env_ids: list[str]) -> None:
+    print(f"\n{'popgym port':<32}{'batch 1':>12}{'batch 256':>12}{'PyPI popgym':>13}{'÷PyPI b1':>10}{'÷PyPI b256':>11}")
+    for env_id in env_ids:
+        one = env_rate(env_id, 1, steps)
+        wide = env_rate(env_id, 256, steps * 16)
+        ref = pypi_popgym_rate(env_id)
+        print(f"{env_id:<32}{one:>12,.0f}{wide:>12,.0f}{ref:>13,.0f}{one / ref:>10.1f}{wide / ref:>11.1f}", flush=True)
+
+
 def agent_rate(agent_name: str, task_id: str, steps: int, num_envs: int = 0, seeds: int = 0) -> float:
     """Training env steps/s; `seeds > 0` vmaps that many independent seeds (aggregate rate).
     Seeds are initialised one by one (`lax.map`), as the runner does."""
@@ -100,6 +167,10 @@ def main() -> None:
     parser.add_argument("--task", default=None, help="time every agent on this task (default: its reference task)")
     parser.add_argument("--steps", type=int, default=200_000, help="env steps per timed program (recurrent PPO: 1/4)")
     parser.add_argument("--agent", action="append", help="agents to time (default: all registered)")
+    parser.add_argument("--section", choices=["all", "agents", "popgym"], default="all",
+                        help="what to time (default: agents, then every popgym port)")
+    parser.add_argument("--popgym", action="append", metavar="ENV_ID",
+                        help="popgym ports to time (default: all, e.g. RepeatFirstHard)")
     args = parser.parse_args()
     if args.task is not None and args.task not in TASKS:
         parser.error(f"unknown task {args.task!r}")
@@ -110,6 +181,19 @@ def main() -> None:
 
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; XLA_FLAGS={os.environ.get('XLA_FLAGS')!r}; "
           f"NPROC={os.environ.get('NPROC')!r}; {args.steps:,} env steps per timed program")
+    if args.section in ("all", "agents"):
+        agents_table(args, names)
+    if args.section in ("all", "popgym"):
+        from benchmarks.popgym import ENV_IDS, canonical_id
+
+        try:
+            ids = [canonical_id(i) for i in args.popgym] if args.popgym else list(ENV_IDS)
+        except KeyError as e:
+            parser.error(e.args[0])
+        popgym_table(min(args.steps, 20_000), ids)
+
+
+def agents_table(args: argparse.Namespace, names: list[str]) -> None:
     raw: dict[tuple[str, int], float] = {}
 
     def raw_rate(task: str, batch: int) -> float:

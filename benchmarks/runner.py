@@ -31,13 +31,13 @@ import numpy as np
 import agents as agent_registry
 from agents.base import Agent
 from benchmarks import provenance
-from benchmarks.config import ConfigError, apply_overrides, config_hash, to_jsonable
+from benchmarks.config import ConfigError, apply_overrides, config_hash, merge_overrides, to_jsonable
 from benchmarks.envs import Environment, UnsupportedTask, make_env, tree_select
 from benchmarks.evaluation import epoch_eval_key, final_eval_keys, final_policy_score, paper_score
 from benchmarks.schema import SCHEMA_VERSION, RunResult
 from benchmarks.storage import move_aside, resume_state, result_path, write_result
 from benchmarks.suites import SUITES, Budget, EvalProtocol, Suite
-from benchmarks.tasks import OVERRIDABLE_TASK_FIELDS, TASKS, Task
+from benchmarks.tasks import OVERRIDABLE_TASK_FIELDS, TASKS, Task, resolve_task_id
 
 
 # ---- planning -----------------------------------------------------------------------------
@@ -106,10 +106,15 @@ def make_plan(
     seeds: Sequence[int] | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
     block_size: int | None = None,
+    difficulty: str | None = None,
 ) -> Plan:
     """Validate names and overrides and decide which runs need work. Writes nothing."""
     s = resolve_suite(suite)
-    task_ids = list(tasks) if tasks else list(s.tasks)
+    try:
+        suite_tasks = s.tasks_for(difficulty)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    task_ids = [resolve_task_id(t) for t in tasks] if tasks else list(suite_tasks)
     agent_names = list(agents) if agents else list(s.agents)
     seed_list = sorted(set(seeds)) if seeds is not None else list(range(s.seeds))
     for t in task_ids:
@@ -123,7 +128,7 @@ def make_plan(
     if block_size is not None and block_size < 1:
         raise ConfigError(f"block size must be at least 1 (got {block_size})")
 
-    overrides = dict(overrides or {})
+    overrides = merge_overrides(s.overrides(), overrides or {})
     valid_scopes = ["task", "budget", "eval", *agent_registry.AGENTS]
     for scope in overrides:
         if scope not in valid_scopes:

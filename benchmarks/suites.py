@@ -7,6 +7,7 @@ how often to evaluate ("epoch"), when to stop early, and how evaluation is done.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from benchmarks.tasks import TASKS
 
@@ -61,6 +62,22 @@ class Suite:
     """Seeds run when the command names none (0 .. seeds-1)."""
     budget: Budget
     description: str
+    difficulties: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Other task lists selectable with `--difficulty` (popgym's easy/medium/hard/all); `tasks` is the default."""
+    agent_settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    """Agent settings the suite fixes (before the user's overrides), e.g. the same Meta-RL input for all."""
+
+    def tasks_for(self, difficulty: str | None) -> tuple[str, ...]:
+        if difficulty is None:
+            return self.tasks
+        choices = dict(self.difficulties)
+        if difficulty not in choices:
+            valid = f"one of {', '.join(choices)}" if choices else "none: it has one task list"
+            raise ValueError(f"suite {self.name!r} has no difficulty {difficulty!r} ({valid})")
+        return choices[difficulty]
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        return {agent: dict(fields) for agent, fields in self.agent_settings}
 
 
 PAPER_BUDGET = Budget()
@@ -69,7 +86,7 @@ SUITES: dict[str, Suite] = {}
 
 
 def register_suite(suite: Suite) -> Suite:
-    missing = [t for t in suite.tasks if t not in TASKS]
+    missing = [t for t in {*suite.tasks, *(t for _, ts in suite.difficulties for t in ts)} if t not in TASKS]
     if missing:
         raise ValueError(f"suite {suite.name!r} names unknown tasks {missing}")
     SUITES[suite.name] = suite
@@ -103,5 +120,32 @@ def _paper_suite(name: str, table: str, agents: tuple[str, ...], description: st
 
 
 _paper_suite("gymnax-paper", "table2", ("random", "linear-td", "rtrrl-rtrl", "rtrrl", "ppo-ctrnn"), "every row of the paper's Table 2 (gymnax, episodes capped at 500)")
-_paper_suite("lru-paper", "table3", ("random", "linear-td", "rtrrl-lru", "rtrrl", "ppo-ctrnn"), "the gymnax rows of the paper's Table 3 (episodes capped at 1 000); "
-             "popgym rows come with the popgym port")
+_paper_suite("lru-paper", "table3", ("random", "linear-td", "rtrrl-lru", "rtrrl", "ppo-ctrnn"),
+             "every row of the paper's Table 3: gymnax (episodes capped at 1 000) and popgym (Easy, our port)")
+
+
+def _popgym_tasks(difficulty: str) -> tuple[str, ...]:
+    from benchmarks.popgym import DIFFICULTIES, FAMILIES
+
+    levels = DIFFICULTIES if difficulty == "all" else (difficulty.capitalize(),)
+    return tuple(f"{name}{d}" for d in levels for name in FAMILIES)
+
+
+POPGYM_BUDGET = Budget(max_env_steps=2_000_000, eval_interval=50_000, patience=PAPER_PATIENCE,
+                       eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+"""Hours, not days, on 2 CPU cores; popgym's own paper trains 15M steps (`--max-steps 15000000`)."""
+
+_META_RL_FOR_PPO = tuple((a, (("meta_rl", True),)) for a in ("ppo", "ppo-gru", "ppo-lstm", "ppo-ctrnn"))
+"""popgym's games need the previous action in the input (`obs_requires_prev_action`); RTRRL always
+has it (the Meta-RL input), so the PPO agents get the same previous-action-and-reward input."""
+
+register_suite(Suite(
+    name="popgym",
+    tasks=_popgym_tasks("easy"),
+    agents=("random", "rtrrl", "ppo-gru"),
+    seeds=3,
+    budget=POPGYM_BUDGET,
+    description="RTRRL vs recurrent PPO on every popgym family (our JAX ports); --difficulty easy|medium|hard|all",
+    difficulties=tuple((d, _popgym_tasks(d)) for d in ("easy", "medium", "hard", "all")),
+    agent_settings=_META_RL_FOR_PPO,
+))

@@ -21,9 +21,10 @@ class Task:
     env_id: str
     """The package's environment id, e.g. gymnax's `CartPole-v1`."""
     package: str = "gymnax"
-    """Which backend builds it: `gymnax` now; `popgym` and `brax` come with their issues."""
+    """Which backend builds it: `gymnax`, `popgym` (our JAX ports, `benchmarks.popgym`); `brax` comes
+    with its issue."""
     env_kwargs: tuple[tuple[str, Any], ...] = ()
-    """Constructor arguments (DeepSea's `size`)."""
+    """Constructor arguments (DeepSea's `size`; a popgym port's difficulty settings override)."""
     env_params: tuple[tuple[str, Any], ...] = ()
     """Env-param overrides (MemoryChain's `memory_length`)."""
     obs_mask: ObsMask = None
@@ -114,3 +115,38 @@ _t3("MemoryChain", "MemoryChain-bsuite", env_params=(("memory_length", 5),),
     description="memory_length=5 (gymnax default; the paper's value is unknown)")
 _t3("DeepSea", "DeepSea-bsuite", env_kwargs=(("size", 8),),
     description="size=8 (gymnax default; the paper's value is unknown)")
+
+
+# ---- popgym: every family PyPI popgym registers, at its three difficulties ----
+# Ids are popgym's class names; episode lengths, rewards and spaces are popgym's own (returns
+# in [-1, 1]). The paper's Table 3 names its rows after popjym's spellings (ALIASES) and ran
+# on popjym, which differs from popgym in several games (README, "popgym"): the rows are
+# attached to the Easy tasks, the difficulty the paper's reference config uses (spec §7.2).
+from benchmarks import popgym as _popgym  # noqa: E402  (stdlib-only registry, no jax)
+
+_TABLE3_POPGYM = {
+    "PositionOnlyCartPoleEasy": "StatelessCartPole",
+    "NoisyPositionOnlyCartPoleEasy": "NoisyStatelessCartPole",
+    "MineSweeperEasy": "Minesweeper",
+    "MultiarmedBanditEasy": "MultiArmedBandit",
+    "RepeatFirstEasy": "RepeatFirst",
+    "RepeatPreviousEasy": "RepeatPrevious",
+}
+for _name, _fam in _popgym.FAMILIES.items():
+    for _d in _popgym.DIFFICULTIES:
+        _id = f"{_name}{_d}"
+        _row = _TABLE3_POPGYM.get(_id)
+        register_task(Task(_id, _id, package="popgym", paper_rows=(f"table3:{_row}",) if _row else (),
+                           description=f"popgym {_fam.kind}: {_name} ({_d.lower()})"))
+
+TASK_ALIASES: dict[str, str] = {
+    **{f"{alias}{d}": f"{name}{d}" for alias, name in _popgym.ALIASES.items() for d in _popgym.DIFFICULTIES},
+    **{_popgym.popgym_gym_id(i): i for i in _popgym.ENV_IDS},
+    **{row: task for task, row in _TABLE3_POPGYM.items()},
+}
+"""Other spellings of task ids: the paper's popgym row names, popjym's ids, popgym's gymnasium ids."""
+
+
+def resolve_task_id(name: str) -> str:
+    """A task id, or the task an alias names (`StatelessCartPoleEasy` -> `PositionOnlyCartPoleEasy`)."""
+    return name if name in TASKS else TASK_ALIASES.get(name, name)

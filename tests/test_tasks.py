@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.envs import make_env
 from benchmarks.suites import SUITES
-from benchmarks.tasks import TASKS
+from benchmarks.tasks import TASKS, resolve_task_id
 
 TABLES = json.loads(resources.files("benchmarks").joinpath("data/paper_tables.json").read_text())["tables"]
 GYMNAX_T3 = [r for r in TABLES["table3"]["rows"] if r["env"].startswith("gymnax ")]
@@ -55,13 +55,14 @@ def test_table3_gymnax_rows(row):
 
 def test_suites_are_exactly_the_tables():
     assert len(SUITES["gymnax-paper"].tasks) == len(TABLES["table2"]["rows"]) == 20
-    assert len(SUITES["lru-paper"].tasks) == len(GYMNAX_T3) == 11
+    assert len(SUITES["lru-paper"].tasks) == len(TABLES["table3"]["rows"]) == 17
+    assert sum(TASKS[t].package == "popgym" for t in SUITES["lru-paper"].tasks) == 17 - len(GYMNAX_T3) == 6
     for name in ("gymnax-paper", "lru-paper"):
         b = SUITES[name].budget
         assert (b.max_env_steps, b.patience, b.eval.eval_steps, SUITES[name].seeds) == (50_000_000, 20, 10_000, 5)
 
 
-@pytest.mark.parametrize("task_id", sorted(TASKS))
+@pytest.mark.parametrize("task_id", sorted(t for t in TASKS if TASKS[t].package != "popgym"))  # popgym: test_popgym_backend
 def test_every_task_builds_and_steps(task_id):
     env = make_env(TASKS[task_id])
     spec = env.spec
@@ -77,3 +78,13 @@ def test_plain_tasks_keep_gymnax_defaults():
     assert make_env(TASKS["CartPole-v1"]).spec.max_episode_length == 500
     assert make_env(TASKS["Pendulum-v1"]).spec.max_episode_length == 200
     assert make_env(TASKS["Acrobot-v1"]).spec.num_actions == 3
+
+
+@pytest.mark.parametrize("row", [r for r in TABLES["table3"]["rows"] if r not in GYMNAX_T3], ids=lambda r: r["paper_row"])
+def test_table3_popgym_rows(row):
+    """The paper's popgym rows resolve (through the alias table) to our Easy ports, in lru-paper."""
+    task = TASKS[resolve_task_id(row["task"])]
+    assert task.package == "popgym" and task.id.endswith("Easy")
+    assert resolve_task_id(row["env"].split()[-1]) == task.id  # popjym's spelling, e.g. MinesweeperEasy
+    assert f"table3:{row['paper_row']}" in task.paper_rows
+    assert task.id in SUITES["lru-paper"].tasks
