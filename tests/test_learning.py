@@ -1,13 +1,15 @@
 """Short learning tests on fixed seeds through the real runner and the shared evaluation."""
 
+import pytest
+
 from benchmarks.runner import make_plan, run_unit
 
 
-def _best(tmp_path, agent, task, max_steps, interval, seeds=(0,), **agent_overrides):
+def _best(tmp_path, agent, task, max_steps, interval, seeds=(0,), suite="gymnax-paper", **agent_overrides):
     overrides = {"budget": {"max_env_steps": max_steps, "eval_interval": interval, "patience": 20}}
     if agent_overrides:
         overrides[agent] = agent_overrides
-    plan = make_plan(tmp_path, "gymnax-paper", [task], [agent], list(seeds), overrides)
+    plan = make_plan(tmp_path, suite, [task], [agent], list(seeds), overrides)
     return [r for unit in plan.units for r in run_unit(unit, "test")]
 
 
@@ -52,3 +54,13 @@ def test_continuous_ppo_beats_random_on_pendulum(tmp_path):
 def test_ppo_gru_learns_cartpole_from_velocities(tmp_path):
     (r,) = _best(tmp_path, "ppo-gru", "CartPole-vel", 250_000, 25_000)
     assert r.best_score >= 150  # random: ~22
+
+
+@pytest.mark.slow
+def test_ppo_gru_learns_popgym_repeat_previous(tmp_path):
+    """Our RepeatPreviousEasy port through the popgym suite (PPO with the Meta-RL input): the
+    policy must recall the suit dealt 4 cards ago; random play scores about -0.47."""
+    (rand,) = _best(tmp_path / "random", "random", "RepeatPreviousEasy", 50_000, 25_000, suite="popgym")
+    (r,) = _best(tmp_path, "ppo-gru", "RepeatPreviousEasy", 200_000, 50_000, suite="popgym")
+    assert rand.best_score < -0.3
+    assert r.best_score >= 0.5
