@@ -7,8 +7,7 @@ card first. The shoe needs only n - 1 swaps to prepare the next deck, so it is a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -19,20 +18,8 @@ from benchmarks.popgym.core import Discrete, TupleSpace
 PLAY, WATCH = 0, 1  # popgym's Mode
 
 
-class State(NamedTuple):
-    shoe: cards.Shoe
-    steps: jax.Array  # int32: steps taken this episode
-
-
 @dataclass(frozen=True)
-class Autoencode:
-    num_decks: int = 1
-    obs_requires_prev_action: bool = field(default=False, init=False)
-
-    @property
-    def num_cards(self) -> int:
-        return cards.DECK_SIZE * self.num_decks
-
+class Autoencode(cards.CardGame):
     @property
     def max_episode_length(self) -> int:
         return 2 * self.num_cards - 1
@@ -45,19 +32,15 @@ class Autoencode:
     def action_space(self) -> Discrete:
         return Discrete(cards.NUM_SUITS)
 
-    def initial(self, shoe: cards.Shoe) -> tuple[tuple[jax.Array, jax.Array], State]:
-        """First observation (watch mode, first suit) and state of an episode dealt from `shoe`."""
-        obs = (jnp.asarray(WATCH, jnp.int32), cards.suit(shoe.cards[0]).astype(jnp.int32))
-        return obs, State(shoe, jnp.zeros((), jnp.int32))
+    def first_obs(self, card: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Watch mode, first suit."""
+        return jnp.asarray(WATCH, jnp.int32), cards.suit(card).astype(jnp.int32)
 
-    def reset(self, key: jax.Array) -> tuple[tuple[jax.Array, jax.Array], State]:
-        return self.initial(cards.new_shoe(key, self.num_cards))
-
-    def step(self, key: jax.Array, state: State,
-             action: jax.Array) -> tuple[tuple[jax.Array, jax.Array], State, jax.Array, jax.Array, jax.Array]:
+    def step(self, key: jax.Array, state: cards.Dealt,
+             action: jax.Array) -> tuple[tuple[jax.Array, jax.Array], cards.Dealt, jax.Array, jax.Array, jax.Array]:
         """Watch: deal and show the next suit, no reward. Play: +-1/n for the suit of the latest
         unrecited card; the observation is (play, suit of card id 0) = (0, 0) as in popgym."""
-        n, t = self.num_cards, state.steps
+        n, t = self.num_cards, state.dealt - 1  # t: steps taken (`dealt` keeps counting in play mode)
         watching = t < n - 1
         shoe = cards.shuffle_step(key, state.shoe)
         dealt = shoe.cards[jnp.minimum(t + 1, n - 1)]
@@ -67,7 +50,4 @@ class Autoencode:
         scale = 1.0 / n
         reward = jnp.where(watching, 0.0, jnp.where(action == correct, scale, -scale)).astype(jnp.float32)
         terminated = t == 2 * n - 2  # popgym: one card left to recite before this step
-        return (mode, suit), State(shoe, t + 1), reward, terminated, jnp.zeros((), bool)
-
-    def autoreset(self, key: jax.Array, state: State, done: jax.Array) -> tuple[tuple[jax.Array, jax.Array], State]:
-        return self.initial(cards.next_episode(key, state.shoe, done))
+        return (mode, suit), cards.Dealt(shoe, t + 2), reward, terminated, jnp.zeros((), bool)

@@ -17,7 +17,8 @@ the finished deck as the starting order costs nothing in randomness.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -82,3 +83,40 @@ def next_episode(key: jax.Array, shoe: Shoe, done: jax.Array) -> Shoe:
     shoe = jax.lax.while_loop(unfinished, lambda s: shuffle_step(jax.random.fold_in(key, s.shuffled), s), shoe)
     started = Shoe(shoe.next_cards, shoe.cards, jnp.zeros((), jnp.int32))
     return jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), started, shoe)
+
+
+class Dealt(NamedTuple):
+    shoe: Shoe
+    dealt: jax.Array  # int32: cards dealt this episode (1 at the start; the last one is on show)
+
+
+@dataclass(frozen=True)
+class CardGame:
+    """Base of the games that deal one card per step from one shoe of `num_decks` decks
+    (RepeatPrevious, RepeatFirst, HigherLower, Autoencode): the deck bookkeeping, reset and
+    auto-reset live here once; a game adds its spaces, `first_obs` and `step`."""
+
+    num_decks: int = 1
+    obs_requires_prev_action: bool = field(default=False, init=False)
+
+    @property
+    def num_cards(self) -> int:
+        return DECK_SIZE * self.num_decks
+
+    @property
+    def max_episode_length(self) -> int:
+        return self.num_cards - 1
+
+    def first_obs(self, card: jax.Array) -> Any:
+        """The observation showing an episode's first card."""
+        raise NotImplementedError
+
+    def initial(self, shoe: Shoe) -> tuple[Any, Dealt]:
+        """First observation and state of an episode dealt from `shoe` (tests inject popgym's deck)."""
+        return self.first_obs(shoe.cards[0]), Dealt(shoe, jnp.ones((), jnp.int32))
+
+    def reset(self, key: jax.Array) -> tuple[Any, Dealt]:
+        return self.initial(new_shoe(key, self.num_cards))
+
+    def autoreset(self, key: jax.Array, state: Dealt, done: jax.Array) -> tuple[Any, Dealt]:
+        return self.initial(next_episode(key, state.shoe, done))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -12,24 +11,9 @@ from benchmarks.popgym import cards
 from benchmarks.popgym.core import Discrete
 
 
-class State(NamedTuple):
-    shoe: cards.Shoe
-    dealt: jax.Array  # int32: cards dealt so far (the last one is the current observation)
-
-
 @dataclass(frozen=True)
-class RepeatPrevious:
-    num_decks: int = 1
+class RepeatPrevious(cards.CardGame):
     k: int = 4
-    obs_requires_prev_action: bool = field(default=False, init=False)
-
-    @property
-    def num_cards(self) -> int:
-        return cards.DECK_SIZE * self.num_decks
-
-    @property
-    def max_episode_length(self) -> int:
-        return self.num_cards - 1
 
     @property
     def observation_space(self) -> Discrete:
@@ -39,14 +23,12 @@ class RepeatPrevious:
     def action_space(self) -> Discrete:
         return Discrete(cards.NUM_SUITS)
 
-    def initial(self, shoe: cards.Shoe) -> tuple[jax.Array, State]:
-        """First observation and state of an episode dealt from `shoe`."""
-        return cards.suit(shoe.cards[0]), State(shoe, jnp.ones((), jnp.int32))
+    def first_obs(self, card: jax.Array) -> jax.Array:
+        return cards.suit(card)
 
-    def reset(self, key: jax.Array) -> tuple[jax.Array, State]:
-        return self.initial(cards.new_shoe(key, self.num_cards))
-
-    def step(self, key: jax.Array, state: State, action: jax.Array):
+    def step(self, key: jax.Array, state: cards.Dealt,
+             action: jax.Array) -> tuple[jax.Array, cards.Dealt, jax.Array, jax.Array, jax.Array]:
+        """+-1/(n-k) for naming the suit dealt k cards before the one on show (once k are dealt)."""
         n, d = self.num_cards, state.dealt
         terminated = n - d == 1
         target = cards.suit(state.shoe.cards[jnp.maximum(d - self.k, 0)])
@@ -54,7 +36,4 @@ class RepeatPrevious:
         reward = jnp.where(d >= self.k, jnp.where(action == target, scale, -scale), 0.0)
         shoe = cards.shuffle_step(key, state.shoe)
         obs = cards.suit(shoe.cards[jnp.minimum(d, n - 1)])
-        return obs, State(shoe, d + 1), reward.astype(jnp.float32), terminated, jnp.zeros((), bool)
-
-    def autoreset(self, key: jax.Array, state: State, done: jax.Array) -> tuple[jax.Array, State]:
-        return self.initial(cards.next_episode(key, state.shoe, done))
+        return obs, cards.Dealt(shoe, d + 1), reward.astype(jnp.float32), terminated, jnp.zeros((), bool)
