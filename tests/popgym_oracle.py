@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import gymnasium as gym
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.popgym import canonical_id, core
@@ -106,3 +107,56 @@ def lockstep(port: Any, obs: Any, state: Any, pyenv: Any, obs0: Any, actions: An
         t += 1
         if term_p or trunc_p:
             return t
+
+
+def dealing_order(deck: Any) -> Any:
+    """A popgym `Deck` as our shoe deals it (popgym deals from the end of `idx`)."""
+    from benchmarks.popgym import cards
+
+    return cards.shoe_from_order(deck.idx[::-1].copy())
+
+
+def record(pyenv: Any) -> list[tuple]:
+    """popgym's (obs, reward, terminated, truncated) per step, appended as `lockstep` steps it
+    (which checks ours equal them), so a test can also check what the episode contained."""
+    steps, step = [], pyenv.step
+
+    def recording(action):
+        out = step(action)
+        steps.append(out[:4])
+        return out
+
+    pyenv.step = recording
+    return steps
+
+
+def assert_same_spaces_and_flags(port: Any, pyenv: Any) -> None:
+    """Observation and action spaces, `obs_requires_prev_action`, and `max_episode_length` where
+    popgym has one (HigherLower and Concentration do not)."""
+    assert_same_space(port.observation_space, pyenv.observation_space)
+    assert_same_space(port.action_space, pyenv.action_space)
+    assert port.obs_requires_prev_action == pyenv.obs_requires_prev_action
+    if hasattr(pyenv, "max_episode_length"):
+        assert port.max_episode_length == pyenv.max_episode_length
+
+
+def episodes_with_autoreset(port: Any, episodes: int, summary: Callable, seed: int = 2) -> tuple[Any, np.ndarray]:
+    """Play `episodes` whole episodes of `port.max_episode_length` steps (action 0), each followed
+    by the port's own `autoreset`, in one compiled scan. Returns `summary(last_state, obs, new_state)`
+    stacked over episodes, and the done flags (episodes x steps) to check where episodes ended."""
+    _, step, autoreset = jitted(port)
+
+    def episode(state, key):
+        def body(s, k):
+            _, s, _, term, trunc = step(k, s, jnp.zeros((), jnp.int32))
+            return s, term | trunc
+
+        keys = jax.random.split(key, port.max_episode_length + 1)
+        state, done = jax.lax.scan(body, state, keys[:-1])
+        obs, new = autoreset(keys[-1], state, done[-1])
+        return new, (summary(state, obs, new), done)
+
+    _, start = port.reset(jax.random.key(1))
+    run = jax.jit(lambda s, k: jax.lax.scan(episode, s, jax.random.split(k, episodes))[1])
+    out, done = run(start, jax.random.key(seed))
+    return jax.tree_util.tree_map(np.asarray, out), np.asarray(done)

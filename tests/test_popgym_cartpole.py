@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from gymnasium.utils import seeding
-from popgym_oracle import assert_same_obs, assert_same_space, jitted, popgym_env
+from popgym_oracle import assert_same_obs, assert_same_spaces_and_flags, jitted, popgym_env
 from scipy import stats
 
 from benchmarks.popgym import make
@@ -103,10 +103,7 @@ def random_action(s, rng):
 
 def test_spaces_and_length(env_id):
     port, pyenv = make(env_id), popgym_env(env_id)
-    assert_same_space(port.observation_space, pyenv.observation_space)
-    assert_same_space(port.action_space, pyenv.action_space)
-    assert port.max_episode_length == pyenv.max_episode_length
-    assert port.obs_requires_prev_action == pyenv.obs_requires_prev_action
+    assert_same_spaces_and_flags(port, pyenv)
     if port.sigma:
         np.testing.assert_array_equal(pyenv.noise_sigma, port.noise_sigma)
 

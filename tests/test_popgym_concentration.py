@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from popgym_oracle import assert_same_space, jitted, lockstep, popgym_env
+from popgym_oracle import assert_same_spaces_and_flags, jitted, lockstep, popgym_env, record
 from scipy import stats
 
 from benchmarks.popgym import cards, make
@@ -30,19 +30,6 @@ def start(difficulty, seed):
     obs0, _ = pyenv.reset(seed=seed)
     obs, state = injected(port, pyenv)
     return port, pyenv, obs0, obs, state
-
-
-def record(pyenv):
-    """popgym's (obs, reward, terminated, truncated) per step, appended as `lockstep` steps it."""
-    steps, step = [], pyenv.step
-
-    def recording(action):
-        out = step(action)
-        steps.append(out[:4])
-        return out
-
-    pyenv.step = recording
-    return steps
 
 
 def memory_policy(port, quirk_rate=0.0, seed=0):
@@ -89,12 +76,10 @@ def perfect_schedule(port, pyenv, waste):
 def test_spaces_and_length(difficulty):
     """popgym has no max_episode_length attribute here; ours is its `episode_length`."""
     port, pyenv = make(f"Concentration{difficulty}"), popgym_env(f"Concentration{difficulty}")
-    assert_same_space(port.observation_space, pyenv.observation_space)
-    assert_same_space(port.action_space, pyenv.action_space)
+    assert_same_spaces_and_flags(port, pyenv)
     assert not hasattr(pyenv, "max_episode_length")
     assert port.max_episode_length == pyenv.episode_length == {"Easy": 104, "Medium": 208, "Hard": 104}[difficulty]
     assert port.facedown_card == pyenv.facedown_card
-    assert port.obs_requires_prev_action == pyenv.obs_requires_prev_action
 
 
 @pytest.mark.parametrize("difficulty,seed", cases(*[(d, s) for d in DIFFICULTIES for s in (0, 1, 2)],

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from popgym_oracle import assert_same_obs, assert_same_space, jitted, popgym_env
+from popgym_oracle import assert_same_obs, assert_same_spaces_and_flags, jitted, popgym_env
 from scipy import stats
 
 from benchmarks.popgym import DIFFICULTIES, make
@@ -76,10 +76,8 @@ def bfs(open_, source):
 @pytest.mark.parametrize("env_id", IDS)
 def test_spaces_and_length(env_id):
     port, pyenv = make(env_id), popgym_env(env_id)
-    assert_same_space(port.observation_space, pyenv.observation_space)
-    assert_same_space(port.action_space, pyenv.action_space)
+    assert_same_spaces_and_flags(port, pyenv)
     assert port.max_episode_length == pyenv.max_episode_length == 1024
-    assert port.obs_requires_prev_action == pyenv.obs_requires_prev_action
     pyenv.reset(seed=0)
     assert port.shape == pyenv.maze.grid.shape
 

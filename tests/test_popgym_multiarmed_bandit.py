@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from popgym_oracle import assert_same_obs, assert_same_space, jitted, popgym_env
+from popgym_oracle import assert_same_obs, assert_same_spaces_and_flags, jitted, popgym_env
 from scipy import stats
 
 from benchmarks.popgym import make
@@ -63,10 +63,7 @@ def assert_episode_matches(port, obs0, bandits, actions, us, out):
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
 def test_spaces_and_length(difficulty):
     port, pyenv = make(f"MultiarmedBandit{difficulty}"), popgym_env(f"MultiarmedBandit{difficulty}")
-    assert_same_space(port.observation_space, pyenv.observation_space)
-    assert_same_space(port.action_space, pyenv.action_space)
-    assert port.max_episode_length == pyenv.max_episode_length
-    assert port.obs_requires_prev_action == pyenv.obs_requires_prev_action
+    assert_same_spaces_and_flags(port, pyenv)
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from gymnasium.utils import seeding
-from popgym_oracle import assert_same_obs, assert_same_space, jitted, popgym_env
+from popgym_oracle import assert_same_obs, assert_same_spaces_and_flags, jitted, popgym_env
 from scipy import stats
 from test_popgym_cartpole import clipped_normal_pit, popgym_eps
 
@@ -99,11 +99,8 @@ def swing_up(s, rng):
 
 def test_spaces_and_length(env_id):
     port, pyenv = make(env_id), popgym_env(env_id)
-    assert_same_space(port.observation_space, pyenv.observation_space)
-    assert_same_space(port.action_space, pyenv.action_space)
+    assert_same_spaces_and_flags(port, pyenv)
     assert pyenv.action_space.shape == (1,)
-    assert port.max_episode_length == pyenv.max_episode_length
-    assert port.obs_requires_prev_action == pyenv.obs_requires_prev_action
     if port.sigma:
         np.testing.assert_array_equal(pyenv.noise_sigma, port.noise_sigma)
 

@@ -4,24 +4,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from popgym_oracle import assert_same_space, jitted, lockstep, popgym_env
+from popgym_oracle import (
+    assert_same_spaces_and_flags,
+    dealing_order,
+    episodes_with_autoreset,
+    jitted,
+    lockstep,
+    popgym_env,
+)
 from scipy import stats
 
-from benchmarks.popgym import cards, make
+from benchmarks.popgym import make
 
 
 def injected(port, pyenv):
-    """Our episode start dealing popgym's deck (popgym deals from the end of `idx`)."""
-    return port.initial(cards.shoe_from_order(pyenv.deck.idx[::-1].copy()))
+    return port.initial(dealing_order(pyenv.deck))
 
 
 @pytest.mark.parametrize("difficulty", ["Easy", "Medium", "Hard"])
 def test_spaces_and_length(difficulty):
     port, pyenv = make(f"RepeatPrevious{difficulty}"), popgym_env(f"RepeatPrevious{difficulty}")
-    assert_same_space(port.observation_space, pyenv.observation_space)
-    assert_same_space(port.action_space, pyenv.action_space)
-    assert port.max_episode_length == pyenv.max_episode_length
-    assert port.obs_requires_prev_action == pyenv.obs_requires_prev_action
+    assert_same_spaces_and_flags(port, pyenv)
 
 
 @pytest.mark.parametrize("difficulty", ["Easy", "Medium", "Hard"])
@@ -57,26 +60,18 @@ def test_optimal_policy_scores_one_on_both(difficulty):
 
 
 def test_autoreset_decks_are_fresh_and_uniform():
-    """Decks prepared by the shoe during an episode are uniform permutations (chi-square on
-    where card 0 lands, over many episodes) and differ from the deck just played."""
+    """Decks prepared by the shoe are uniform permutations: where card 0 lands is uniform
+    (chi-square), and the number of cards a deck leaves where they were in the arrangement its
+    shuffle started from (the deck of two episodes before) follows a uniform permutation's
+    fixed-point law, about Poisson(1) (chi-square), which a Fisher-Yates that never picks some
+    position would fail."""
     port = make("RepeatPreviousEasy")
-    n = port.num_cards
-    _, step, autoreset = jitted(port)
-
-    def episode(carry, key):
-        state = carry
-        def body(s, k):
-            _, s, _, term, trunc = step(k, s, jnp.zeros((), jnp.int32))
-            return s, term
-        keys = jax.random.split(key, n)
-        state, term = jax.lax.scan(body, state, keys[:-1])
-        _, new = autoreset(keys[-1], state, term[-1])
-        return new, (jnp.argmax(new.shoe.cards == 0), jnp.all(new.shoe.cards == state.shoe.cards), term[-1])
-
-    _, state = port.reset(jax.random.key(1))
-    episodes = 2_000
-    _, (pos0, same, ended) = jax.jit(lambda s, k: jax.lax.scan(episode, s, jax.random.split(k, episodes)))(
-        state, jax.random.key(2))
-    assert bool(jnp.all(ended)) and not bool(jnp.any(same))
-    counts = np.bincount(np.asarray(pos0), minlength=n)
-    assert stats.chisquare(counts).pvalue > 1e-3
+    (pos0, decks, same), done = episodes_with_autoreset(port, 2_000, lambda old, obs, new: (
+        jnp.argmax(new.shoe.cards == 0), new.shoe.cards, jnp.all(new.shoe.cards == old.shoe.cards)))
+    assert done[:, -1].all() and not same.any()
+    assert stats.chisquare(np.bincount(pos0, minlength=port.num_cards)).pvalue > 1e-3
+    fixed = np.sum(decks[2:] == decks[:-2], axis=1)
+    observed = np.bincount(np.minimum(fixed, 3), minlength=4)
+    poisson = stats.poisson(1.0)
+    expected = np.array([poisson.pmf(0), poisson.pmf(1), poisson.pmf(2), poisson.sf(2)]) * len(fixed)
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
