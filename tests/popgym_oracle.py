@@ -160,3 +160,11 @@ def episodes_with_autoreset(port: Any, episodes: int, summary: Callable, seed: i
     run = jax.jit(lambda s, k: jax.lax.scan(episode, s, jax.random.split(k, episodes))[1])
     out, done = run(start, jax.random.key(seed))
     return jax.tree_util.tree_map(np.asarray, out), np.asarray(done)
+
+
+def sampled(*seeds: int) -> list:
+    """Seeds for a lockstep test: the first runs in `nox -s tests`, the rest only in `nox -s slow`
+    (every family and difficulty keeps one exact episode per policy in the default run)."""
+    import pytest
+
+    return [seeds[0], *(pytest.param(s, marks=pytest.mark.slow) for s in seeds[1:])]

@@ -86,7 +86,12 @@ def test_spec_matches_popgym_wrappers(env_id):
         np.testing.assert_allclose(spec.action_high, wrapped.action_space.high)
 
 
-@pytest.mark.parametrize("env_id", [i for i in popgym.ENV_IDS if i.endswith("Easy")])
+ROLLOUT_SAMPLE = ("CountRecallEasy", "ConcentrationEasy", "BattleshipEasy", "NoisyPositionOnlyPendulumEasy",
+                  "LabyrinthEscapeEasy")  # one of each kind of state; the other Easy ports run in `slow`
+
+
+@pytest.mark.parametrize("env_id", [i if i in ROLLOUT_SAMPLE else pytest.param(i, marks=pytest.mark.slow)
+                                    for i in popgym.ENV_IDS if i.endswith("Easy")])
 def test_autoreset_rollout(env_id):
     """Random actions, 8 envs, 3 episode lengths: lengths within the cap, returns in [-1, 1],
     observations valid encodings (one-hot blocks sum to one), no NaN."""

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from popgym_oracle import assert_same_spaces_and_flags, jitted, lockstep, popgym_env
+from popgym_oracle import assert_same_spaces_and_flags, jitted, lockstep, popgym_env, sampled
 from scipy import stats
 
 from benchmarks.popgym import make
@@ -27,7 +27,7 @@ def test_spaces_and_length(difficulty):
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", sampled(0, 1, 2))
 def test_random_actions_match_popgym(difficulty, seed):
     """Random shots (repeats included) until popgym ends the episode (mostly truncation)."""
     port, pyenv = make(f"Battleship{difficulty}"), popgym_env(f"Battleship{difficulty}")
@@ -39,7 +39,7 @@ def test_random_actions_match_popgym(difficulty, seed):
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
-@pytest.mark.parametrize("seed", [3, 4])
+@pytest.mark.parametrize("seed", sampled(3, 4))
 def test_sweeping_every_tile_matches_popgym(difficulty, seed):
     """Every tile once, in a shuffled order: ends by termination at the last ship tile."""
     port, pyenv = make(f"Battleship{difficulty}"), popgym_env(f"Battleship{difficulty}")

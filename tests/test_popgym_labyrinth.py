@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from popgym_oracle import assert_same_obs, assert_same_spaces_and_flags, jitted, popgym_env
+from popgym_oracle import assert_same_obs, assert_same_spaces_and_flags, jitted, popgym_env, sampled
 from scipy import stats
 
 from benchmarks.popgym import DIFFICULTIES, make
@@ -83,7 +83,7 @@ def test_spaces_and_length(env_id):
 
 
 @pytest.mark.parametrize("env_id", IDS)
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", sampled(0, 1))
 def test_random_actions_match_popgym(env_id, seed):
     """Random actions bump into walls and (at the entrance) the border; up to 1023 steps."""
     port, pyenv = make(env_id), popgym_env(env_id)
@@ -94,7 +94,7 @@ def test_random_actions_match_popgym(env_id, seed):
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
-@pytest.mark.parametrize("seed", [2, 3])
+@pytest.mark.parametrize("seed", sampled(2, 3))
 def test_escape_shortest_path_reaches_goal(difficulty, seed):
     port, pyenv = make(f"LabyrinthEscape{difficulty}"), popgym_env(f"LabyrinthEscape{difficulty}")
     obs0, _ = pyenv.reset(seed=seed)

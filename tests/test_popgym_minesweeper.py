@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from popgym_oracle import assert_same_spaces_and_flags, jitted, lockstep, popgym_env
+from popgym_oracle import assert_same_spaces_and_flags, jitted, lockstep, popgym_env, sampled
 from scipy import stats
 
 from benchmarks.popgym import make
@@ -38,7 +38,7 @@ def test_neighbor_grid_matches_popgym(difficulty):
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", sampled(*range(6)))
 def test_random_actions_match_popgym(difficulty, seed):
     """Random clicks (repeats and mines included) until popgym ends the episode."""
     port, pyenv = make(f"MineSweeper{difficulty}"), popgym_env(f"MineSweeper{difficulty}")
@@ -49,7 +49,7 @@ def test_random_actions_match_popgym(difficulty, seed):
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", sampled(0, 1))
 def test_random_safe_clicks_match_popgym(difficulty, seed):
     """Safe tiles only, with repeats: never a mine, so the episode is truncated at the cap
     (or terminated if every safe tile happens to be seen first)."""
@@ -63,7 +63,7 @@ def test_random_safe_clicks_match_popgym(difficulty, seed):
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
-@pytest.mark.parametrize("seed", [2, 3])
+@pytest.mark.parametrize("seed", sampled(2, 3))
 def test_clicking_every_safe_tile_wins(difficulty, seed):
     port, pyenv = make(f"MineSweeper{difficulty}"), popgym_env(f"MineSweeper{difficulty}")
     pyenv.reset(seed=seed)

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from popgym_oracle import assert_same_obs, assert_same_spaces_and_flags, jitted, popgym_env
+from popgym_oracle import assert_same_obs, assert_same_spaces_and_flags, jitted, popgym_env, sampled
 from scipy import stats
 
 from benchmarks.popgym import make
@@ -67,7 +67,7 @@ def test_spaces_and_length(difficulty):
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", sampled(0, 1, 2))
 def test_random_actions_match_popgym(difficulty, seed):
     port, pyenv = make(f"MultiarmedBandit{difficulty}"), popgym_env(f"MultiarmedBandit{difficulty}")
     rng = np.random.default_rng(seed)

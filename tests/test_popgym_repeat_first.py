@@ -10,6 +10,7 @@ from popgym_oracle import (
     lockstep,
     popgym_env,
     record,
+    sampled,
 )
 from scipy import stats
 
@@ -30,7 +31,7 @@ def test_spaces_and_length(difficulty):
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", sampled(0, 1))
 def test_random_actions_match_popgym(difficulty, seed):
     port, pyenv = make(f"RepeatFirst{difficulty}"), popgym_env(f"RepeatFirst{difficulty}")
     obs0, _ = pyenv.reset(seed=seed)
