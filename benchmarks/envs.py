@@ -246,7 +246,7 @@ def _popgym_env(task: Task) -> Environment:
     except TypeError as e:
         raise ValueError(f"task {task.id}: {task.env_id} does not take {dict(task.env_kwargs)} ({e})") from None
     if task.env_params:
-        raise ValueError(f"task {task.id}: popgym ports have no env params (use env_kwargs)")
+        raise ValueError(f"task {task.id}: popgym ports take no env params (pick a difficulty: another task id)")
     length = min(task.max_episode_length or env.max_episode_length, env.max_episode_length)
     space = env.observation_space
     obs_dim = core.flat_dim(space)

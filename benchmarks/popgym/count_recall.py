@@ -35,7 +35,7 @@ class CountRecall:
 
     def __post_init__(self) -> None:
         if self.deck_type not in cards.ATTRIBUTES:
-            raise NotImplementedError(f"Invalid deck type {self.deck_type}")
+            raise ValueError(f"invalid deck_type {self.deck_type!r} (popgym raises NotImplementedError)")
 
     @property
     def num_cards(self) -> int:
