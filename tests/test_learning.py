@@ -1,6 +1,11 @@
-"""Short learning tests on fixed seeds through the real runner and the shared evaluation."""
+"""Short learning tests on fixed seeds through the real runner and the shared evaluation.
+
+All of them run in `nox -s slow` (which CI runs too), keeping `nox -s tests` under 10 minutes.
+"""
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 from benchmarks.runner import make_plan, run_unit
 
@@ -56,7 +61,6 @@ def test_ppo_gru_learns_cartpole_from_velocities(tmp_path):
     assert r.best_score >= 150  # random: ~22
 
 
-@pytest.mark.slow
 def test_ppo_gru_learns_popgym_repeat_previous(tmp_path):
     """Our RepeatPreviousEasy port through the popgym suite (PPO with the Meta-RL input): the
     policy must recall the suit dealt 4 cards ago; random play scores about -0.47."""
