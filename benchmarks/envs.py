@@ -2,9 +2,9 @@
 our wrappers on top.
 
 Wrapper order (spec §5.1): base env -> episode-length limit -> flatten (popgym: one-hot
-encoding) -> observation mask -> auto-reset; batching is `jax.vmap` of `reset`/`step`. Every wrapper is a pure function, and
-termination and truncation stay distinct unless a task asks for the reference's behaviour
-(`truncation_is_termination`).
+encoding) -> observation mask -> auto-reset; batching is `jax.vmap` of `reset`/`step`. Every
+wrapper is a pure function, and termination and truncation stay distinct unless a task asks
+for the reference's behaviour (`truncation_is_termination`).
 """
 
 from __future__ import annotations
