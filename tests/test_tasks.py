@@ -88,3 +88,12 @@ def test_table3_popgym_rows(row):
     assert resolve_task_id(row["env"].split()[-1]) == task.id  # popjym's spelling, e.g. MinesweeperEasy
     assert f"table3:{row['paper_row']}" in task.paper_rows
     assert task.id in SUITES["lru-paper"].tasks
+
+
+def test_paper_rows_name_their_registry_task():
+    """reports/ reads `task_id` from the JSON (it never imports the registry): keep it in sync."""
+    for name, table in TABLES.items():
+        for row in table["rows"]:
+            assert f"{name}:{row['paper_row']}" in TASKS[row["task_id"]].paper_rows
+    rows = {f"{n}:{r['paper_row']}" for n, t in TABLES.items() for r in t["rows"]}
+    assert rows == {r for t in TASKS.values() for r in t.paper_rows}
