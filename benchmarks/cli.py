@@ -93,7 +93,7 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
     """Train a grid of agents x tasks x seeds and write one JSON file per run (resumable)."""
     from benchmarks.config import ConfigError, load_config_file, merge_overrides, parse_set_options
     from benchmarks.runner import import_plugins, make_plan
-    from benchmarks.storage import check_writable
+    from benchmarks.storage import check_writable, write_plan
 
     out_dir = Path(out)
     try:
@@ -116,7 +116,11 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
 
     reporter = GridProgress(plan, enabled=progress)
     reporter.print_plan(dry_run)
-    if dry_run or not plan.units:
+    if dry_run:
+        return
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    write_plan(out_dir, plan.suite, plan.runs, command)
+    if not plan.units:
         return
     from benchmarks.runner import LocalExecutor, default_jobs, enable_compile_cache
 
@@ -126,7 +130,6 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
         except OSError as e:
             raise UserError(f"cannot use compile cache {compile_cache}: {e.strerror or e}") from None
 
-    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     with reporter:
         LocalExecutor(jobs or default_jobs(len(plan.units)), plugins).execute(plan.units, out_dir, command, reporter.on_epoch, reporter.on_result)
     failed = reporter.summary()
@@ -189,18 +192,28 @@ def list_(what: str) -> None:
 @cli.command()
 @click.option("--results", default="results", show_default=True, type=click.Path(file_okay=False))
 @click.option("--out", default=None, help="Report directory (default: <results>/report).")
-def report(results: str, out: str | None) -> None:
-    """Validate every result file and build the report from what exists."""
-    from reports.build import build_report
+@click.option("--reps", type=int, default=50_000, show_default=True, callback=_positive,
+              help="Bootstrap resamples for the aggregate metrics.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every resampler and permutation test.")
+@click.option("--screenshot/--no-screenshot", default=True, show_default=True,
+              help="Render the leaderboard in headless Chromium to screenshot.png (when installed).")
+def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool) -> None:
+    """Validate every result file and build the report (markdown, CSV/LaTeX, figures, HTML)."""
+    from reports.build import Options, build_report
 
     res = Path(results)
     if not res.is_dir():
         raise UserError(f"no results directory {res}")
     try:
-        path = build_report(res, Path(out) if out else res / "report")
+        built = build_report(res, Path(out) if out else res / "report", Options(reps=reps, seed=seed, screenshot=screenshot))
     except OSError as e:
         raise UserError(f"cannot write the report: {e}") from None
-    click.echo(f"report: {path}")
+    click.echo(f"report: {built.readme}")
+    click.echo(f"leaderboard: {built.html}")
+    if built.rejected:
+        click.echo(f"{built.rejected} files rejected (listed in the report)", err=True)
+    if built.screenshot_note and screenshot:
+        click.echo(f"screenshot skipped: {built.screenshot_note}", err=True)
 
 
 @cli.command()

@@ -82,6 +82,12 @@ class Plan:
     units: list[Unit]
     skipped: list[tuple[str, str, int]]  # (task, agent, seed) already done
     redo: list[tuple[Path, str]]  # existing files that will be replaced, with why
+    suite: str = ""
+
+    @property
+    def runs(self) -> list[tuple[str, str, int]]:
+        """Every (task, agent, seed) the command asked for, done or to do."""
+        return sorted([*self.skipped, *((u.task.id, u.agent, s) for u in self.units for s in u.seeds)])
 
     @property
     def num_runs(self) -> int:
@@ -169,7 +175,7 @@ def make_plan(
             size = block_size or max(len(todo), 1)
             for i in range(0, len(todo), size):
                 units.append(dataclasses.replace(probe, seeds=tuple(todo[i : i + size])))
-    return Plan(units, skipped, redo)
+    return Plan(units, skipped, redo, s.name)
 
 
 # ---- the compiled block program -------------------------------------------------------------

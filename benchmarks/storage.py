@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
@@ -87,6 +88,22 @@ def move_aside(path: Path, reason: str) -> Path:
     target = path.with_name(f"{path.name}.{reason}-{stamp}")
     os.replace(path, target)
     return target
+
+
+PLAN_FORMAT = "rtrrl-bench/plan/v1"
+
+
+def write_plan(out_dir: Path, suite: str, runs: list[tuple[str, str, int]], command: str) -> Path:
+    """Record which runs a command planned (`<suite>/plan_<hash>.json`), so a report can tell
+    planned-but-missing runs from runs nobody asked for. One file per distinct run set: re-running
+    the same command rewrites the same file, and the report takes the union over all files."""
+    runs = sorted(set(runs))
+    digest = hashlib.sha256(json.dumps([suite, runs]).encode()).hexdigest()[:16]
+    path = Path(out_dir) / suite / f"plan_{digest}.json"
+    data = {"format": PLAN_FORMAT, "suite": suite, "command": command,
+            "runs": [{"task": t, "agent": a, "seed": s} for t, a, s in runs]}
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+    return path
 
 
 def check_writable(out_dir: Path) -> None:

@@ -1,53 +1,279 @@
-"""Build the report from whatever results exist: coverage and per-task scores, as markdown.
+"""Build the report: markdown + CSV + LaTeX tables, seaborn figures and a static HTML leaderboard.
 
-Failed and diverged runs are listed in the coverage table and excluded from score
-statistics here; the full statistics (normalization, bootstrap CIs, figures, HTML
-leaderboard) are issue 7's.
+Everything is computed from the validated result files and the reference JSON, with seeded
+statistics: the same inputs give byte-identical files (no timestamps, fixed bootstrap seed). The
+report directory is written next to itself and swapped in at the end, so an interrupted build
+never leaves a half-written report.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from reports.load import load_results
+import numpy as np
+import pandas as pd
+
+from reports import figures, stats, tables
+from reports.load import Loaded, load_reference, load_results
+from reports.scores import (POLICY, coverage, curves_table, efficiency_curves, run_table, score_matrices)
+
+TAUS = np.linspace(-0.25, 1.25, 61)
+"""Performance-profile thresholds on the normalized scale (below random to above the ceiling)."""
 
 
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4g}"
+@dataclass(frozen=True)
+class Options:
+    reps: int = 50_000
+    """Bootstrap resamples for the aggregate metrics (rliable's recommendation)."""
+    reps_small: int = 2_000
+    """Resamples for per-task IQMs, probability of improvement, profiles and curves."""
+    seed: int = 0
+    """Seed of every resampler and permutation test."""
+    screenshot: bool = True
+    """Render index.html in headless Chromium to screenshot.png when a browser is installed."""
 
 
-def build_report(results_dir: Path, out_dir: Path) -> Path:
+@dataclass
+class SuiteSection:
+    name: str
+    slug: str
+    coverage: pd.DataFrame
+    per_task: pd.DataFrame
+    tasks: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+    no_constants: list[str] = field(default_factory=list)
+    aggregates: dict[str, dict[str, stats.Interval]] = field(default_factory=dict)
+    poi: dict[tuple[str, str], stats.Interval] = field(default_factory=dict)
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+FIGURE_TITLES = {
+    "aggregates": "Aggregate metrics with 95% stratified-bootstrap CIs",
+    "poi": "Probability of improvement",
+    "profiles": "Performance profiles",
+    "efficiency": "Sample efficiency: IQM over env steps",
+    "bars": "Per task: normalized best validation reward (the paper's Figure 3 view)",
+    "curves": "Learning curves per task",
+    "compute": "Score vs wall-clock",
+}
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a string that came from a results file."""
+    s = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "_"
+    return s if s == name else f"{s}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def analyse_suite(name: str, loaded: Loaded, runs: pd.DataFrame, curves: pd.DataFrame, cov: pd.DataFrame,
+                  constants: dict[str, Any] | None, opts: Options, out_dir: Path) -> SuiteSection:
+    sr = runs[runs["suite"] == name]
+    sec = SuiteSection(name, slug(name), cov[cov["suite"] == name].reset_index(drop=True),
+                       tables.per_task(sr, opts.reps_small, opts.seed) if not sr.empty else pd.DataFrame())
+    if sr.empty:
+        return sec
+    known = set((constants or {}).get("tasks", {}))
+    sec.no_constants = sorted(set(sr["task"]) - known)
+    matrices, sec.tasks, sec.left_out = score_matrices(sr[sr["task"].isin(known)])
+    fig_dir = out_dir / "figures" / sec.slug
+    sec.figures["bars"] = figures.per_task_bars(sr, fig_dir / "per_task_bars.png") if sec.tasks or known else None
+    sc = curves[curves["suite"] == name]
+    if not sc.empty:
+        sec.figures["curves"] = figures.learning_curves(sc, fig_dir / "learning_curves.png")
+    if matrices and sec.tasks:
+        sec.aggregates = stats.interval_estimates(matrices, reps=opts.reps, seed=opts.seed)
+        sec.figures["aggregates"] = figures.aggregate_intervals(sec.aggregates, fig_dir / "aggregates.png")
+        agents = sorted(matrices)
+        if len(agents) > 1:
+            sec.poi = stats.poi_matrix(matrices, reps=opts.reps_small, seed=opts.seed)
+            sec.figures["poi"] = figures.poi_heatmap(sec.poi, agents, fig_dir / "probability_of_improvement.png")
+        prof = stats.performance_profile(matrices, TAUS, reps=opts.reps_small, seed=opts.seed)
+        sec.figures["profiles"] = figures.performance_profiles(TAUS, prof, fig_dir / "performance_profiles.png")
+        grid, eff = efficiency_curves(sc, sr, sec.tasks)
+        if len(grid):
+            eff_ci = stats.sample_efficiency(eff, reps=opts.reps_small, seed=opts.seed)
+            sec.figures["efficiency"] = figures.sample_efficiency(grid, eff_ci, fig_dir / "sample_efficiency.png")
+    sec.figures["compute"] = figures.compute_view(sr, fig_dir / "compute.png")
+    sec.figures = {k: sec.figures[k] for k in FIGURE_TITLES if sec.figures.get(k) is not None}
+    return sec
+
+
+@dataclass(frozen=True)
+class Built:
+    readme: Path
+    html: Path
+    rejected: int
+    screenshot_note: str | None
+    """Why no screenshot was taken (None when it was)."""
+
+
+def build_report(results_dir: Path, out_dir: Path, options: Options | None = None,
+                 data_dir: Path | None = None) -> Built:
+    """Write the report into `out_dir`, replacing it whole."""
+    opts = options or Options()
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
     loaded = load_results(results_dir)
-    cells: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
-    for run in loaded.runs:
-        cells[(run["suite"], run["task"], run["agent"])].append(run)
+    constants = load_reference("normalization.json", data_dir)
+    paper = load_reference("paper_tables.json", data_dir)
 
-    lines = ["# Results", "", f"{len(loaded.runs)} valid result files, {len(loaded.rejected)} rejected.", ""]
-    lines += ["## Coverage and scores", "",
-              "Best = the paper's per-run result (best evaluation score); median ± std over seeds (ddof 1). "
-              "Final = final-policy score. Failed and diverged runs are counted, not scored.", "",
-              "| suite | task | agent | runs | completed | early-stopped | diverged | failed | best (median ± std) | final (mean) | env steps (median) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (suite, task, agent), runs in sorted(cells.items()):
-        by = defaultdict(int)
-        for r in runs:
-            by[r["status"]] += 1
-        scored = [r for r in runs if r["status"] in ("completed", "early-stopped")]
-        best = [r["best_score"] for r in scored if r["best_score"] is not None]
-        final = [r["final_score"] for r in scored if r["final_score"] is not None]
-        steps = [r["env_steps"] for r in runs if r["status"] != "failed"]
-        best_txt = (f"{statistics.median(best):.4g} ± {statistics.stdev(best):.3g}" if len(best) > 1
-                    else _fmt(best[0]) if best else "-")
-        lines.append(
-            f"| {suite} | {task} | {agent} | {len(runs)} | {by['completed']} | {by['early-stopped']} | "
-            f"{by['diverged']} | {by['failed']} | {best_txt} | {_fmt(statistics.fmean(final)) if final else '-'} | "
-            f"{int(statistics.median(steps)) if steps else '-'} |")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        runs = run_table(loaded, constants, out_dir)
+        curves = curves_table(loaded, constants)
+        cov = coverage(loaded, runs)
+        names = sorted(set(runs["suite"]) | set(loaded.planned))
+        sections = [analyse_suite(n, loaded, runs, curves, cov, constants, opts, work) for n in names]
+        paper_df = tables.paper_comparison(runs, paper, constants) if paper else pd.DataFrame()
+        _write_tables(work, sections, paper_df, cov)
+        (work / "README.md").write_text(render_markdown(loaded, sections, paper_df, constants, opts, work))
+        from reports.html import render_html
+
+        (work / "index.html").write_text(render_html(loaded, sections, paper_df, constants, opts, work, runs))
+        _swap_in(work, out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    note = "turned off"
+    if opts.screenshot:
+        from reports.browser import screenshot
+
+        note = screenshot(out_dir / "index.html", out_dir / "screenshot.png")
+    return Built(out_dir / "README.md", out_dir / "index.html", len(loaded.rejected), note)
+
+
+def _swap_in(work: Path, out_dir: Path) -> None:
+    """Replace the old report by the new one in two renames (the old one is kept until then)."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.replace(out_dir, old)
+    os.replace(work, out_dir)
+    os.chmod(out_dir, 0o755)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_tables(work: Path, sections: list[SuiteSection], paper_df: pd.DataFrame, cov: pd.DataFrame) -> None:
+    tdir = work / "tables"
+    tdir.mkdir(parents=True, exist_ok=True)
+    cov.to_csv(tdir / "coverage.csv", index=False)
+    for sec in sections:
+        if sec.per_task.empty:
+            continue
+        sec.per_task.pipe(tables.per_task_csv).to_csv(tdir / f"{sec.slug}_per_task.csv", index=False)
+        disp = tables.per_task_display(sec.per_task)
+        (tdir / f"{sec.slug}_per_task.md").write_text(tables.markdown_table(disp))
+        (tdir / f"{sec.slug}_per_task.tex").write_text(
+            tables.latex_table(disp, f"Suite {sec.name}: per-task results (best = median $\\pm$ std over seeds)"))
+        if sec.aggregates:
+            aggregate_frame(sec).to_csv(tdir / f"{sec.slug}_aggregates.csv", index=False)
+    if not paper_df.empty:
+        paper_df.to_csv(tdir / "paper_comparison.csv", index=False)
+        disp = tables.paper_display(paper_df)
+        (tdir / "paper_comparison.md").write_text(tables.markdown_table(disp))
+        (tdir / "paper_comparison.tex").write_text(tables.latex_table(disp, "Our results next to the paper's Tables 2 and 3"))
+
+
+def aggregate_frame(sec: SuiteSection) -> pd.DataFrame:
+    rows = []
+    for agent, ms in sorted(sec.aggregates.items()):
+        row: dict[str, Any] = {"agent": agent}
+        for m in stats.METRICS:
+            row[m], row[f"{m}_low"], row[f"{m}_high"] = ms[m].point, ms[m].low, ms[m].high
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def aggregate_display(sec: SuiteSection) -> pd.DataFrame:
+    return pd.DataFrame({
+        "agent": sorted(sec.aggregates),
+        **{figures.METRIC_TITLES[m]: [tables.ci(iv[m].point, iv[m].low, iv[m].high)
+                                      for _, iv in sorted(sec.aggregates.items())] for m in stats.METRICS}})
+
+
+def poi_display(sec: SuiteSection) -> pd.DataFrame:
+    agents = sorted(sec.aggregates)
+    rows = []
+    for a in agents:
+        row = {"P(row > column)": a}
+        for b in agents:
+            iv = sec.poi.get((a, b))
+            row[b] = "–" if iv is None else tables.ci(iv.point, iv.low, iv.high)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def coverage_display(cov: pd.DataFrame) -> pd.DataFrame:
+    return cov.drop(columns=["suite"])
+
+
+def constants_line(constants: dict[str, Any] | None) -> str:
+    if constants is None:
+        return "No normalization constants were found: normalized statistics are left out."
+    p = constants.get("floor_protocol", {})
+    return (f"Normalization constants version {constants['version']} (floor = `{p.get('agent', 'random')}` agent "
+            f"measured with the runner, seeds {p.get('seeds')}; ceiling = analytic maximum or a documented "
+            f"reference; see `benchmarks/data/normalization.json`).")
+
+
+def render_markdown(loaded: Loaded, sections: list[SuiteSection], paper_df: pd.DataFrame,
+                    constants: dict[str, Any] | None, opts: Options, work: Path) -> str:
+    md = tables.markdown_table
+    lines = ["# Results", "",
+             f"{len(loaded.runs)} valid result files, {len(loaded.rejected)} rejected. "
+             f"The same files give the same report (bootstrap seed {opts.seed}).", "",
+             "## How to read this report", "",
+             "- **Score**: the paper's per-run result, the best evaluation score (total reward / finished "
+             "episodes over the evaluation steps); *final* = the final policy's mean episode return.",
+             "- **Normalized** = (score − floor) / (ceiling − floor): 0 = random agent, 1 = ceiling. "
+             + constants_line(constants),
+             f"- **Failure policy**: {POLICY}.",
+             f"- **Aggregates** (rliable's IQM, median, mean, optimality gap): 95% percentile CIs from "
+             f"{opts.reps:,} stratified bootstrap resamples (tasks resampled independently, runs within a "
+             f"task with replacement); only over tasks every agent of the suite has runs on. Probability "
+             f"of improvement, performance profiles, sample-efficiency curves and per-task IQMs use "
+             f"{opts.reps_small:,} resamples.",
+             f"- **Winner** (bold in per-task tables): the leader (highest median) beats every other agent "
+             f"in a two-sided permutation test of mean best scores (exact for small samples), Holm-corrected "
+             f"within the task, at α = {tables.ALPHA}. With 3 seeds per agent no test can reach it (the "
+             f"smallest exact p is 0.1): run ≥ 5 seeds for claims.",
+             ""]
+    for sec in sections:
+        lines += [f"## Suite `{tables.md_escape(sec.name)}`", "", "### Coverage", "", md(coverage_display(sec.coverage))]
+        if sec.aggregates:
+            lines += ["### Aggregate (normalized best score)", "",
+                      f"Over {len(sec.tasks)} tasks: {', '.join(map(tables.md_escape, sec.tasks))}.", ""]
+            if sec.left_out:
+                lines += [f"Left out (not every agent has runs): {', '.join(map(tables.md_escape, sec.left_out))}.", ""]
+            lines += [md(aggregate_display(sec))]
+            if sec.poi:
+                lines += ["### Probability of improvement", "", md(poi_display(sec))]
+        if sec.no_constants:
+            lines += [f"No normalization constants for {', '.join(map(tables.md_escape, sec.no_constants))}: "
+                      "raw scores only; their failed/diverged runs are not scored.", ""]
+        if not sec.per_task.empty:
+            lines += ["### Per task", "", md(tables.per_task_display(sec.per_task))]
+        if sec.figures:
+            lines += ["### Figures", ""]
+            for key, path in sec.figures.items():
+                rel = path.relative_to(work).as_posix()
+                lines += [f"![{FIGURE_TITLES[key]}]({rel})", ""]
+    if not paper_df.empty:
+        lines += ["## Comparison with the paper (Tables 2 and 3)", "",
+                  f"⚠ marks our median outside the paper's spread: more than {tables.PAPER_SPREAD:g} paper stds, "
+                  f"or {tables.PAPER_MIN_TOLERANCE:.0%} of the task's normalization range where the paper's std is "
+                  "smaller, from the paper's median. Cells without our runs show –.", "",
+                  md(tables.paper_display(paper_df))]
     if loaded.rejected:
-        lines += ["", "## Rejected files", ""]
-        lines += [f"- `{p}`: {why}" for p, why in loaded.rejected]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "README.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        lines += ["## Rejected files", ""]
+        lines += [f"- `{tables.md_escape(p)}`: {tables.md_escape(why)}" for p, why in loaded.rejected]
+        lines += [""]
+    lines += ["Tables as CSV and LaTeX: `tables/`. Leaderboard: `index.html`.", ""]
+    return "\n".join(lines)

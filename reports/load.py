@@ -1,4 +1,8 @@
-"""Load and validate result files against the exported JSON Schema; never crash on one bad file."""
+"""Load and validate result files against the exported JSON Schema; never crash on one bad file.
+
+Also reads the JSON the report compares against (`benchmarks/data/`: normalization constants,
+the paper's tables) as plain files: `reports/` never imports training code.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from typing import Any
 import jsonschema
 
 SCHEMA_PATH = Path(__file__).with_name("run_result.schema.json")
+DATA_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
+"""Installed side by side with `reports/` (editable or not), so a path, not an import."""
+PLAN_FORMAT = "rtrrl-bench/plan/v1"
 
 
 @lru_cache(maxsize=1)
@@ -26,6 +33,8 @@ class Loaded:
     runs: list[dict[str, Any]] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
     rejected: list[tuple[Path, str]] = field(default_factory=list)
+    planned: dict[str, set[tuple[str, str, int]]] = field(default_factory=dict)
+    """suite -> (task, agent, seed) that some `rtrrl-bench run` asked for (its `plan_*.json`)."""
 
 
 def validate(data: Any) -> str | None:
@@ -52,4 +61,21 @@ def load_results(results_dir: Path) -> Loaded:
             continue
         out.runs.append(data)
         out.paths.append(path)
+    for path in sorted(Path(results_dir).rglob("plan_*.json")):
+        try:
+            plan = json.loads(path.read_text())
+            if plan.get("format") != PLAN_FORMAT:
+                raise ValueError(f"format {plan.get('format')!r} is not {PLAN_FORMAT!r}")
+            runs = {(str(r["task"]), str(r["agent"]), int(r["seed"])) for r in plan["runs"]}
+            out.planned.setdefault(str(plan["suite"]), set()).update(runs)
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as e:
+            out.rejected.append((path, f"unreadable plan: {e}"))
     return out
+
+
+def load_reference(name: str, data_dir: Path | None = None) -> dict[str, Any] | None:
+    """`normalization.json` or `paper_tables.json`; None when absent (the report says so)."""
+    path = (data_dir or DATA_DIR) / name
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())

@@ -24,6 +24,12 @@ def test_run_then_rerun_does_no_work(cli, tmp_path):
     code, _, err = cli("run", "--suite", "smoke", "--out", str(out), *FAST)
     assert code == 0, err
     files = _files(out)
+    plans = [f for f in files if f.startswith("smoke/plan_")]
+    assert len(plans) == 1, "the planned runs are recorded for the report's coverage table"
+    plan = json.loads((out / plans[0]).read_text())
+    assert {(r["task"], r["agent"], r["seed"]) for r in plan["runs"]} == {
+        (t, "random", s) for t in ("CartPole-v1", "MemoryChain-4") for s in (0, 1)}
+    files.remove(plans[0])
     assert files == [f"smoke/{t}/random/seed_{s}.json" for t in ("CartPole-v1", "MemoryChain-4") for s in (0, 1)]
     mtimes = {f: (out / f).stat().st_mtime_ns for f in files}
     code, _, err = cli("run", "--suite", "smoke", "--out", str(out), *FAST)

@@ -1,0 +1,159 @@
+"""Figures (seaborn on matplotlib's Agg backend): deterministic PNGs, one function per view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from reports import stats  # noqa: E402
+
+DPI = 110
+METRIC_TITLES = {"median": "Median", "iqm": "IQM", "mean": "Mean", "optimality_gap": "Optimality gap"}
+
+
+def _palette(agents: list[str]) -> dict[str, tuple]:
+    """Colours by agent name, stable across figures and reports."""
+    colors = sns.color_palette("colorblind", max(len(agents), 1))
+    return {a: colors[i % len(colors)] for i, a in enumerate(sorted(agents))}
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def per_task_bars(runs: pd.DataFrame, path: Path) -> Path:
+    """The paper's Figure 3 view: normalized best validation reward per task, one bar per agent,
+    every run as a dot (the bar is the mean)."""
+    d = runs[np.isfinite(runs["norm_best"].astype(float))]
+    agents = sorted(d["agent"].unique())
+    tasks = sorted(d["task"].unique())
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(tasks) * max(1, len(agents)) / 3 + 2), 4.2))
+    pal = _palette(agents)
+    sns.barplot(d, x="task", y="norm_best", hue="agent", order=tasks, hue_order=agents, palette=pal,
+                errorbar=None, alpha=0.75, ax=ax)
+    sns.stripplot(d, x="task", y="norm_best", hue="agent", order=tasks, hue_order=agents, palette=pal,
+                  dodge=True, jitter=False, size=3, edgecolor="black", linewidth=0.4, legend=False, ax=ax)
+    ax.axhline(0, color="grey", lw=0.8, ls=":")
+    ax.axhline(1, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("")
+    ax.set_ylabel("normalized best validation reward")
+    ax.tick_params(axis="x", rotation=60)
+    for lab in ax.get_xticklabels():
+        lab.set_horizontalalignment("right")
+    ax.legend(title="agent", bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+    return _save(fig, path)
+
+
+def aggregate_intervals(estimates: dict[str, dict[str, stats.Interval]], path: Path) -> Path:
+    """rliable's four aggregate metrics, point estimate and 95% stratified-bootstrap CI."""
+    agents = sorted(estimates)
+    pal = _palette(agents)
+    fig, axes = plt.subplots(1, len(stats.METRICS), figsize=(3.0 * len(stats.METRICS), 0.45 * len(agents) + 1.3),
+                             sharey=True)
+    for ax, metric in zip(np.atleast_1d(axes), stats.METRICS):
+        for i, a in enumerate(agents):
+            iv = estimates[a][metric]
+            ax.barh(i, iv.high - iv.low, left=iv.low, height=0.6, color=pal[a], alpha=0.75)
+            ax.vlines(iv.point, i - 0.3, i + 0.3, color="black", lw=1.5)
+        ax.set_title(METRIC_TITLES[metric])
+        ax.set_yticks(range(len(agents)), agents)
+        ax.grid(axis="x", alpha=0.3)
+    fig.supxlabel("normalized score")
+    return _save(fig, path)
+
+
+def poi_heatmap(poi: dict[tuple[str, str], stats.Interval], agents: list[str], path: Path) -> Path:
+    """P(row agent > column agent) on a random task, with the CI in each cell."""
+    n = len(agents)
+    m = np.full((n, n), np.nan)
+    labels = np.full((n, n), "", dtype=object)
+    for i, a in enumerate(agents):
+        for j, b in enumerate(agents):
+            if a != b and (a, b) in poi:
+                iv = poi[(a, b)]
+                m[i, j] = iv.point
+                labels[i, j] = f"{iv.point:.2f}\n[{iv.low:.2f}, {iv.high:.2f}]"
+    fig, ax = plt.subplots(figsize=(1.3 * n + 2, 1.1 * n + 1))
+    sns.heatmap(m, annot=labels, fmt="", vmin=0, vmax=1, cmap="vlag", center=0.5, square=True,
+                xticklabels=agents, yticklabels=agents, cbar_kws={"label": "P(row > column)"}, ax=ax,
+                annot_kws={"fontsize": 8})
+    ax.set_xlabel("Y")
+    ax.set_ylabel("X")
+    ax.set_title("probability of improvement P(X > Y)")
+    return _save(fig, path)
+
+
+def performance_profiles(taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                         path: Path) -> Path:
+    """Fraction of runs scoring above tau, with 95% CI bands."""
+    pal = _palette(list(profiles))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for a in sorted(profiles):
+        p, lo, hi = profiles[a]
+        ax.plot(taus, p, color=pal[a], label=a)
+        ax.fill_between(taus, lo, hi, color=pal[a], alpha=0.2)
+    ax.set_xlabel(r"normalized score $\tau$")
+    ax.set_ylabel(r"fraction of runs with score $> \tau$")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    return _save(fig, path)
+
+
+def sample_efficiency(grid: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                      path: Path) -> Path:
+    """IQM of the normalized best-so-far score over env steps, with 95% CI bands."""
+    pal = _palette(list(curves))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for a in sorted(curves):
+        p, lo, hi = curves[a]
+        ax.plot(grid, p, color=pal[a], label=a, marker="o", ms=2.5)
+        ax.fill_between(grid, lo, hi, color=pal[a], alpha=0.2)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("IQM normalized best score so far")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    return _save(fig, path)
+
+
+def learning_curves(curves: pd.DataFrame, path: Path) -> Path:
+    """Raw evaluation score of every run over env steps, one panel per task."""
+    d = curves[np.isfinite(curves["eval_score"].astype(float))].copy()
+    agents = sorted(d["agent"].unique())
+    tasks = sorted(d["task"].unique())
+    g = sns.relplot(d, x="env_steps", y="eval_score", hue="agent", hue_order=agents, palette=_palette(agents),
+                    col="task", col_order=tasks, col_wrap=min(4, max(1, len(tasks))), kind="line", units="seed",
+                    estimator=None, alpha=0.7, lw=1, height=2.4, aspect=1.3,
+                    facet_kws={"sharey": False, "sharex": False})
+    g.set_titles("{col_name}")
+    g.set_axis_labels("env steps", "eval score (paper metric)")
+    fig = g.figure
+    return _save(fig, path)
+
+
+def compute_view(runs: pd.DataFrame, path: Path) -> Path:
+    """Score against compute: each run's normalized best score vs its block's wall-clock seconds."""
+    d = runs[np.isfinite(runs["norm_best"].astype(float))].copy()
+    d["wall_s"] = d["run_s"].astype(float) + d["compile_s"].astype(float)
+    d = d[np.isfinite(d["wall_s"])]
+    agents = sorted(d["agent"].unique())
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sns.scatterplot(d, x="wall_s", y="norm_best", hue="agent", hue_order=agents, palette=_palette(agents),
+                    style="agent", s=30, ax=ax)
+    if not d.empty and (d["wall_s"] > 0).all():
+        ax.set_xscale("log")
+    ax.set_xlabel("wall-clock seconds of the run's seed block (compile + run)")
+    ax.set_ylabel("normalized best score")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
+    return _save(fig, path)

@@ -1,0 +1,287 @@
+"""rliable-style statistics, vectorized over resamples and seeded (numpy only).
+
+rliable (Agarwal et al., 2021) computes the right things, but its `random_state` does not reach
+arch's resampler, so its CIs change from run to run, and it resamples in a Python loop. Here each
+agent's resampler is `default_rng([seed, crc32(agent)])`: the same inputs give bit-identical
+intervals, and adding an agent never moves another's.
+
+Scores are (runs, tasks) matrices padded with NaN: tasks may have different numbers of runs.
+The stratified bootstrap resamples each task's own runs with replacement; aggregates pool every
+non-NaN entry (for a rectangular matrix, exactly rliable's definitions). CIs are percentile
+intervals with numpy's linear interpolation, as arch's `conf_int(method="percentile")`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import scipy.stats
+
+METRICS = ("median", "iqm", "mean", "optimality_gap")
+CHUNK = 4_096
+"""Resamples per vectorized batch: bounds memory; fixed, so results do not depend on it changing."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    point: float
+    low: float
+    high: float
+
+
+def _rng(seed: int, *names: str) -> np.random.Generator:
+    return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
+
+
+def _columns(scores: np.ndarray) -> list[np.ndarray]:
+    """Each task's runs (NaNs dropped); tasks without runs are dropped."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 1:
+        scores = scores[:, None]
+    cols = [c[np.isfinite(c)] for c in scores.T]
+    return [c for c in cols if len(c)]
+
+
+class _Stratified:
+    """Draws stratified resamples of one score matrix as (reps, N) pooled rows, N = all runs.
+
+    Tasks with the same run count share one index draw of shape (reps, runs, tasks).
+    """
+
+    def __init__(self, scores: np.ndarray):
+        groups: dict[int, list[np.ndarray]] = {}
+        for c in _columns(scores):
+            groups.setdefault(len(c), []).append(c)
+        self.groups = [(k, np.stack(cs, axis=1)) for k, cs in sorted(groups.items())]  # (k, tasks_k)
+        self.n = sum(k * v.shape[1] for k, v in self.groups)
+
+    def draw(self, rng: np.random.Generator, reps: int) -> np.ndarray:
+        parts = []
+        for k, values in self.groups:
+            idx = rng.integers(0, k, size=(reps, k, values.shape[1]))
+            parts.append(np.take_along_axis(values[None], idx, axis=1).reshape(reps, -1))
+        return np.concatenate(parts, axis=1)
+
+    def draw_indices(self, rng: np.random.Generator, reps: int) -> list[np.ndarray]:
+        return [rng.integers(0, k, size=(reps, k, v.shape[1])) for k, v in self.groups]
+
+
+def _trim(n: int) -> int:
+    return int(0.25 * n)  # scipy.stats.trim_mean's cut: int(proportion * n) from each end
+
+
+def _aggregates_rows(x: np.ndarray, gamma: float) -> np.ndarray:
+    """The 4 metrics of every row of `x` (reps, N) at once: (reps, 4)."""
+    n = x.shape[1]
+    lo = _trim(n)
+    kth = sorted({lo, n - lo - 1, (n - 1) // 2, n // 2})
+    p = np.partition(x, kth, axis=1)
+    median = 0.5 * (p[:, (n - 1) // 2] + p[:, n // 2])
+    iqm = p[:, lo:n - lo].mean(axis=1)
+    mean = x.mean(axis=1)
+    gap = (gamma - np.minimum(x, gamma)).mean(axis=1)
+    return np.stack([median, iqm, mean, gap], axis=1)
+
+
+def aggregate(scores: np.ndarray, gamma: float = 1.0) -> dict[str, float]:
+    """Point estimates on the pooled runs, computed as rliable does (scipy's trim_mean for IQM)."""
+    flat = np.concatenate(_columns(scores)) if _columns(scores) else np.zeros(0)
+    if flat.size == 0:
+        return dict.fromkeys(METRICS, math.nan)
+    return {"median": float(np.median(flat)), "iqm": float(scipy.stats.trim_mean(flat, 0.25)),
+            "mean": float(np.mean(flat)), "optimality_gap": float(np.mean(gamma - np.minimum(flat, gamma)))}
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    alpha = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(values, [alpha, 100 - alpha], axis=0)
+    return lo, hi
+
+
+def _bootstrap(reps: int, stat: Callable[[int], np.ndarray]) -> np.ndarray:
+    """Concatenate `stat(size)` over fixed-size chunks of resamples."""
+    return np.concatenate([stat(min(CHUNK, reps - i)) for i in range(0, reps, CHUNK)], axis=0)
+
+
+def interval_estimates(score_dict: dict[str, np.ndarray], reps: int = 50_000, seed: int = 0,
+                       confidence: float = 0.95, gamma: float = 1.0) -> dict[str, dict[str, Interval]]:
+    """Median, IQM, mean and optimality gap of each agent with stratified-bootstrap CIs."""
+    out: dict[str, dict[str, Interval]] = {}
+    for name in sorted(score_dict):
+        point = aggregate(score_dict[name], gamma)
+        boot = _Stratified(score_dict[name])
+        if boot.n == 0:
+            out[name] = {m: Interval(math.nan, math.nan, math.nan) for m in METRICS}
+            continue
+        rng = _rng(seed, name)
+        values = _bootstrap(reps, lambda r: _aggregates_rows(boot.draw(rng, r), gamma))
+        lo, hi = _percentiles(values, confidence)
+        out[name] = {m: Interval(point[m], float(lo[i]), float(hi[i])) for i, m in enumerate(METRICS)}
+    return out
+
+
+def _poi_task(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(x > y) + 0.5 P(x = y) for stacked samples x (..., nx) and y (..., ny)."""
+    gt = (x[..., :, None] > y[..., None, :]).mean(axis=(-2, -1))
+    eq = (x[..., :, None] == y[..., None, :]).mean(axis=(-2, -1))
+    return gt + 0.5 * eq
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """rliable's P(X > Y): the Mann–Whitney probability per task, averaged over shared tasks."""
+    pairs = _shared(x, y)
+    if not pairs:
+        return math.nan
+    return float(np.mean([_poi_task(a, b) for a, b in pairs]))
+
+
+def _shared(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    x, y = np.atleast_2d(np.asarray(x, float)), np.atleast_2d(np.asarray(y, float))
+    out = []
+    for j in range(min(x.shape[1], y.shape[1])):
+        a, b = x[:, j][np.isfinite(x[:, j])], y[:, j][np.isfinite(y[:, j])]
+        if len(a) and len(b):
+            out.append((a, b))
+    return out
+
+
+def poi_matrix(score_dict: dict[str, np.ndarray], reps: int = 2_000, seed: int = 0,
+               confidence: float = 0.95) -> dict[tuple[str, str], Interval]:
+    """P(a > b) for every ordered pair, with CIs from independent stratified resampling of a and b."""
+    out: dict[tuple[str, str], Interval] = {}
+    for a, b in itertools.permutations(sorted(score_dict), 2):
+        pairs = _shared(score_dict[a], score_dict[b])
+        if not pairs:
+            out[(a, b)] = Interval(math.nan, math.nan, math.nan)
+            continue
+        rng = _rng(seed, a, b)
+
+        def stat(r: int) -> np.ndarray:
+            per_task = []
+            for xa, yb in pairs:
+                xs = xa[rng.integers(0, len(xa), size=(r, len(xa)))]
+                ys = yb[rng.integers(0, len(yb), size=(r, len(yb)))]
+                per_task.append(_poi_task(xs, ys))
+            return np.mean(per_task, axis=0)[:, None]
+
+        lo, hi = _percentiles(_bootstrap(reps, stat), confidence)
+        out[(a, b)] = Interval(probability_of_improvement(score_dict[a], score_dict[b]), float(lo[0]), float(hi[0]))
+    return out
+
+
+def performance_profile(score_dict: dict[str, np.ndarray], taus: np.ndarray, reps: int = 2_000, seed: int = 0,
+                        confidence: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Run-score distribution (fraction of runs scoring above tau) with stratified-bootstrap CIs."""
+    taus = np.asarray(taus, float)
+    out = {}
+    for name in sorted(score_dict):
+        boot = _Stratified(score_dict[name])
+        if boot.n == 0:
+            nan = np.full(len(taus), np.nan)
+            out[name] = (nan, nan, nan)
+            continue
+        flat = np.concatenate(_columns(score_dict[name]))
+        point = (flat[:, None] > taus[None, :]).mean(axis=0)
+        rng = _rng(seed, name)
+
+        def stat(r: int) -> np.ndarray:
+            x = np.sort(boot.draw(rng, r), axis=1)
+            below = np.stack([np.searchsorted(row, taus, side="right") for row in x])
+            return 1.0 - below / x.shape[1]
+
+        lo, hi = _percentiles(_bootstrap(reps, stat), confidence)
+        out[name] = (point, lo, hi)
+    return out
+
+
+def sample_efficiency(curves: dict[str, np.ndarray], reps: int = 2_000, seed: int = 0,
+                      confidence: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """IQM at each point of (points, runs, tasks) curves; one run resample per rep for all points."""
+    out = {}
+    for name in sorted(curves):
+        c = np.asarray(curves[name], float)
+        points = c.shape[0]
+        point = np.array([aggregate(c[i])["iqm"] for i in range(points)])
+        # resample runs, not points: a run is kept or dropped with its whole curve
+        present = np.isfinite(c).any(axis=0)  # (runs, tasks)
+        counts = present.sum(axis=0)
+        tasks = [j for j in range(c.shape[2]) if counts[j]]
+        if not tasks:
+            nan = np.full(points, np.nan)
+            out[name] = (nan, nan, nan)
+            continue
+        by_count: dict[int, list[int]] = {}
+        for j in tasks:
+            by_count.setdefault(int(counts[j]), []).append(j)
+        blocks = [(k, np.stack([c[:, present[:, j], j] for j in js], axis=2)) for k, js in sorted(by_count.items())]
+        rng = _rng(seed, name)
+
+        def stat(r: int) -> np.ndarray:
+            parts = []
+            for k, v in blocks:  # v: (points, k, tasks_k)
+                idx = rng.integers(0, k, size=(r, k, v.shape[2]))
+                g = np.take_along_axis(v[None], idx[:, None], axis=2)  # (r, points, k, tasks_k)
+                parts.append(g.reshape(r, points, -1))
+            x = np.concatenate(parts, axis=2)
+            return np.stack([_nan_iqm_rows(x[:, p]) for p in range(points)], axis=1)
+
+        lo, hi = _percentiles(_bootstrap(reps, stat), confidence)
+        out[name] = (point, lo, hi)
+    return out
+
+
+def _nan_iqm_rows(x: np.ndarray) -> np.ndarray:
+    """IQM of each row ignoring NaNs (a run with no evaluation yet at an early point)."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return _aggregates_rows(x, 1.0)[:, 1]
+    out = np.full(x.shape[0], np.nan)
+    for i in range(x.shape[0]):
+        row = x[i][finite[i]]
+        if row.size:
+            out[i] = scipy.stats.trim_mean(row, 0.25)
+    return out
+
+
+def permutation_test(x: np.ndarray, y: np.ndarray, n_resamples: int = 10_000, seed: int = 0) -> float:
+    """Two-sided p-value of the difference in means, scipy's convention (twice the smaller tail):
+    exact when the splits number at most `n_resamples`, otherwise Monte Carlo with the
+    (count + 1) / (n + 1) correction per tail."""
+    x = np.asarray(x, float)[np.isfinite(np.asarray(x, float))]
+    y = np.asarray(y, float)[np.isfinite(np.asarray(y, float))]
+    if len(x) < 1 or len(y) < 1:
+        return 1.0
+    pooled = np.concatenate([x, y])
+    n, total = len(x), pooled.sum()
+    observed = x.mean() - y.mean()
+    eps = 1e-12 * max(1.0, float(np.abs(pooled).max()))
+
+    def diffs(idx: np.ndarray) -> np.ndarray:
+        sx = pooled[idx].sum(axis=1)
+        return sx / n - (total - sx) / (len(pooled) - n)
+
+    if math.comb(len(pooled), n) <= n_resamples:
+        d = diffs(np.array(list(itertools.combinations(range(len(pooled)), n))))
+        greater, less = np.mean(d >= observed - eps), np.mean(d <= observed + eps)
+    else:
+        rng = np.random.default_rng([seed, len(x), len(y)])
+        d = diffs(np.argsort(rng.random((n_resamples, len(pooled))), axis=1)[:, :n])
+        greater = (np.sum(d >= observed - eps) + 1) / (n_resamples + 1)
+        less = (np.sum(d <= observed + eps) + 1) / (n_resamples + 1)
+    return float(min(1.0, 2 * min(greater, less)))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the input's order."""
+    p = np.asarray(pvalues, float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adj
+    return out.tolist()

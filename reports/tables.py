@@ -1,0 +1,187 @@
+"""Per-task tables (every agent side by side) and the comparison with the paper's Tables 2 and 3."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports import stats
+
+ALPHA = 0.05
+"""Significance level of the per-task permutation tests (Holm-corrected within a task)."""
+PAPER_SPREAD = 2.0
+"""Our median is flagged when it is more than this many paper stds from the paper's median ..."""
+PAPER_MIN_TOLERANCE = 0.05
+"""... or, where the paper's std is tiny (0.00 is common), more than this fraction of the task's
+normalization range (ceiling − floor): a spread of zero over 5 seeds is not a claim of exactness."""
+
+
+def median_std(x: np.ndarray) -> tuple[float, float]:
+    """The paper's statistic: median and std (ddof 1; NaN with one run) over seeds."""
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return np.nan, np.nan
+    return float(np.median(x)), float(np.std(x, ddof=1)) if len(x) > 1 else np.nan
+
+
+def per_task(runs: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
+    """One row per (task, agent) of one suite, with the winner marked only where the test says so.
+
+    The leader of a task is the agent with the highest median best score. It is the winner when a
+    two-sided permutation test (difference in means of best scores, exact for small samples) beats
+    every other agent at level ALPHA after Holm's correction over those comparisons.
+    """
+    rows = []
+    for task, g in runs.groupby("task", sort=True):
+        cells = {a: ga for a, ga in g.groupby("agent", sort=True)}
+        best = {a: ga["best"].to_numpy(float) for a, ga in cells.items()}
+        medians = {a: median_std(b)[0] for a, b in best.items()}
+        ranked = sorted((a for a in cells if np.isfinite(medians[a])),
+                        key=lambda a: (-medians[a], -np.nanmean(best[a]), a))
+        leader = ranked[0] if ranked else None
+        others = [a for a in ranked[1:]]
+        raw_p = [stats.permutation_test(best[leader], best[a], seed=seed) for a in others] if leader else []
+        adj = dict(zip(others, stats.holm(raw_p))) if others else {}
+        winner = leader is not None and bool(others) and all(
+            adj[a] < ALPHA and np.nanmean(best[leader]) > np.nanmean(best[a]) for a in others)
+        for a, ga in cells.items():
+            med, std = median_std(best[a])
+            norm = ga["norm_best"].to_numpy(float)
+            iqm = (stats.interval_estimates({a: norm[np.isfinite(norm)][:, None]}, reps=reps, seed=seed)[a]["iqm"]
+                   if np.isfinite(norm).any() else None)
+            fin = ga["final"].to_numpy(float)
+            counted = np.isfinite(ga["best"].to_numpy(float))
+            rows.append({
+                "task": task, "agent": a, "runs": int(counted.sum()),
+                "penalized": int(ga["status"].isin(("failed", "diverged")).sum()),
+                "best_median": med, "best_std": std,
+                "norm_iqm": iqm.point if iqm else np.nan, "norm_iqm_low": iqm.low if iqm else np.nan,
+                "norm_iqm_high": iqm.high if iqm else np.nan,
+                "final_mean": float(np.nanmean(fin)) if np.isfinite(fin).any() else np.nan,
+                "env_steps_median": float(ga["env_steps"].median()),
+                "steps_per_s": float(ga["steps_per_s"].median()),
+                "p_vs_leader": adj.get(a, np.nan),
+                "leader": a == leader, "winner": winner and a == leader,
+                "links": list(zip(ga["seed"].tolist(), ga["link"].tolist())),
+            })
+    return pd.DataFrame(rows)
+
+
+def paper_comparison(runs: pd.DataFrame, paper: dict[str, Any], constants: dict[str, Any] | None) -> pd.DataFrame:
+    """Cell by cell: the paper's median ± std next to ours, flagged outside the paper's spread.
+
+    Our cell takes the suite with the most runs of that (task, agent); the suite is named.
+    """
+    tasks_c = (constants or {}).get("tasks", {})
+    rows = []
+    for table, tab in paper["tables"].items():
+        for row in tab["rows"]:
+            task = row["task_id"]
+            for agent, cell in row["results"].items():
+                ours = runs[(runs["task"] == task) & (runs["agent"] == agent)]
+                suite = None
+                if not ours.empty:
+                    counts = ours.groupby("suite")["best"].count()
+                    suite = sorted(counts.index, key=lambda s: (-counts[s], s))[0]
+                    ours = ours[ours["suite"] == suite]
+                med, std = median_std(ours["best"].to_numpy(float)) if not ours.empty else (np.nan, np.nan)
+                pm, ps = cell["median"], cell["std"]
+                flag, note = "", []
+                if pm is None:
+                    note.append("paper: nan (diverged)")
+                if task in tasks_c:
+                    scale = tasks_c[task]["ceiling"] - tasks_c[task]["floor"]
+                else:
+                    scale = abs(pm) if pm is not None else 0.0
+                if pm is not None and np.isfinite(med):
+                    tol = max(PAPER_SPREAD * (ps or 0.0), PAPER_MIN_TOLERANCE * abs(scale))
+                    if abs(med - pm) > tol:
+                        flag = "higher" if med > pm else "lower"
+                if "popgym" in (row.get("env") or "") or "popjym" in (row.get("env") or "") or \
+                        "difficulty" in (row.get("settings") or ""):
+                    note.append("paper ran popjym, which differs from popgym in several games")
+                if agent == "ppo-ctrnn":
+                    note.append("paper's PPO: episodes capped at 500, actions unclipped, hidden state reset per episode")
+                rows.append({"table": table, "paper_row": row["paper_row"], "task": task, "agent": agent,
+                             "paper_median": np.nan if pm is None else pm, "paper_std": np.nan if ps is None else ps,
+                             "ours_median": med, "ours_std": std, "ours_runs": int(np.isfinite(ours["best"]).sum())
+                             if not ours.empty else 0, "suite": suite or "", "flag": flag, "note": "; ".join(note)})
+    return pd.DataFrame(rows)
+
+
+# ---- rendering --------------------------------------------------------------------------------
+
+
+def fmt(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "–"
+    if isinstance(x, (float, np.floating)):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def pm(m: float, s: float) -> str:
+    if not np.isfinite(m):
+        return "–"
+    return f"{fmt(m)} ± {fmt(s, 3)}" if np.isfinite(s) else fmt(m)
+
+
+def ci(point: float, low: float, high: float) -> str:
+    if not np.isfinite(point):
+        return "–"
+    return f"{point:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def md_escape(text: str) -> str:
+    """Strings from result files go into markdown: no HTML, no broken table cells."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "_(none)_\n"
+    head = "| " + " | ".join(md_escape(c) for c in df.columns) + " |"
+    sep = "|" + "---|" * len(df.columns)
+    body = ["| " + " | ".join(md_escape(v) for v in row) + " |" for row in df.astype(str).itertuples(index=False)]
+    return "\n".join([head, sep, *body]) + "\n"
+
+
+def per_task_display(df: pd.DataFrame) -> pd.DataFrame:
+    """The per-task table as people read it (strings; the winner in bold)."""
+    out = pd.DataFrame({
+        "task": df["task"],
+        "agent": [f"**{a}**" if w else a for a, w in zip(df["agent"], df["winner"])],
+        "runs": [f"{n}" + (f" ({k} as floor)" if k else "") for n, k in zip(df["runs"], df["penalized"])],
+        "best (median ± std)": [pm(m, s) for m, s in zip(df["best_median"], df["best_std"])],
+        "normalized IQM [95% CI]": [ci(p, lo, hi) for p, lo, hi in zip(df["norm_iqm"], df["norm_iqm_low"], df["norm_iqm_high"])],
+        "final (mean)": [fmt(x) for x in df["final_mean"]],
+        "env steps to stop (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["env_steps_median"]],
+        "steps/s (block)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["steps_per_s"]],
+        "p vs leader (Holm)": ["leader" if lead else fmt(p, 3) for p, lead in zip(df["p_vs_leader"], df["leader"])],
+    })
+    return out
+
+
+def per_task_csv(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=["links"])
+
+
+def paper_display(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "table": df["table"], "paper row": df["paper_row"], "our task": df["task"], "agent": df["agent"],
+        "paper (median ± std)": [pm(m, s) if np.isfinite(m) else "nan" for m, s in zip(df["paper_median"], df["paper_std"])],
+        "ours (median ± std)": [pm(m, s) for m, s in zip(df["ours_median"], df["ours_std"])],
+        "runs": df["ours_runs"], "suite": df["suite"],
+        "flag": [f"⚠ {f}" if f else "" for f in df["flag"]], "note": df["note"],
+    })
+
+
+def latex_table(df: pd.DataFrame, caption: str) -> str:
+    """A booktabs table; pandas escapes LaTeX's special characters in every cell."""
+    clean = df.copy()
+    for c in clean.columns:
+        clean[c] = clean[c].astype(str).str.replace("**", "", regex=False)
+    return clean.to_latex(index=False, escape=True, caption=caption, longtable=len(clean) > 40)

@@ -1,0 +1,133 @@
+"""The HTML leaderboard in a real browser: Debian's headless Chromium driven by Selenium.
+
+Checks what a reader sees: the per-task table's rows and numbers (recomputed here), sorting by
+a click, every figure decoded, raw-JSON links that resolve, and a hostile string from a result
+file shown as text, never run. A screenshot is saved with the report. Without Chromium the test
+is skipped locally; in CI (`CI` set) a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import pytest
+
+from benchmarks.storage import result_path, write_result
+from reports.browser import CHROMIUM_FLAGS, find_chromium, screenshot
+from reports.build import Options, build_report
+from reports.load import DATA_DIR
+from report_data import AGENTS, TASKS, make_run, write_grid
+from test_report import CONSTANTS
+
+EVIL = '<img id="pwned" src=x onerror="document.title=\'pwned\'">'
+
+
+def _driver():
+    chromium, chromedriver = find_chromium(), shutil.which("chromedriver")
+    if not chromium or not chromedriver:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium and chromium-driver (.ci/run installs them)")
+        pytest.skip("no chromium/chromedriver here (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument("--window-size=1400,2400")
+    return webdriver.Chrome(service=Service(chromedriver), options=opts)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lb")
+    results, data = root / "results", root / "data"
+    data.mkdir()
+    (data / "normalization.json").write_text(json.dumps(CONSTANTS))
+    shutil.copy(DATA_DIR / "paper_tables.json", data / "paper_tables.json")
+    write_grid(results, CONSTANTS)
+    write_result(result_path(results, "demo", "CartPole-vel", "evil", 0),
+                 make_run("demo", "CartPole-vel", "evil", 0, 100.0, floor_ceiling=(20.0, 500.0))
+                 .model_copy(update={"agent": EVIL}))
+    built = build_report(results, results / "report", Options(reps=2_000, reps_small=500, screenshot=False), data_dir=data)
+    driver = _driver()
+    try:
+        driver.get(built.html.resolve().as_uri())
+        yield driver, built, results
+    finally:
+        driver.quit()
+
+
+def _rows(driver, table_id):
+    from selenium.webdriver.common.by import By
+
+    table = driver.find_element(By.ID, table_id)
+    return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+
+
+def test_per_task_table_shows_every_cell_with_its_numbers(page):
+    driver, _, results = page
+    rows = _rows(driver, "suite-demo-per-task")
+    assert len(rows) == len(TASKS) * len(AGENTS) + 1
+    by = {(r[0], r[1]): r for r in rows}
+    assert (TASKS[0], EVIL) in by, "the hostile agent name is shown as text"
+    for task in TASKS:
+        for agent in AGENTS:
+            best = []
+            for p in sorted((results / "demo" / task / agent).glob("seed_*.json")):
+                try:
+                    d = json.loads(p.read_text())
+                except json.JSONDecodeError:
+                    continue  # the grid's corrupt file
+                if d["status"] not in ("completed", "early-stopped", "diverged", "failed"):
+                    continue
+                best.append(d["best_score"] if d["status"] in ("completed", "early-stopped") else CONSTANTS["tasks"][task]["floor"])
+            cell = by[(task, agent)][3]
+            assert cell.startswith(f"{np.median(best):.4g} ± {np.std(best, ddof=1):.3g}"), (task, agent, cell)
+
+
+def test_clicking_a_header_sorts_by_that_column(page):
+    from selenium.webdriver.common.by import By
+
+    driver, _, _ = page
+    header = driver.find_elements(By.CSS_SELECTOR, "#suite-demo-per-task thead th")[3]
+    assert header.text.startswith("best")
+    header.click()
+    first = [r[3] for r in _rows(driver, "suite-demo-per-task")]
+    header.click()
+    second = [r[3] for r in _rows(driver, "suite-demo-per-task")]
+    values = [float(v.split(" ")[0]) for v in first]
+    assert values == sorted(values) and second == first[::-1]
+    assert header.get_attribute("aria-sort") == "descending"
+
+
+def test_figures_are_decoded_and_links_resolve(page):
+    from selenium.webdriver.common.by import By
+
+    driver, built, _ = page
+    images = driver.find_elements(By.CSS_SELECTOR, "section#suite-demo figure img")
+    assert len(images) == 7
+    for img in images:
+        assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 100
+    links = driver.find_elements(By.CSS_SELECTOR, "a.raw")
+    assert len(links) >= len(TASKS) * len(AGENTS)
+    for a in links:
+        href = Path(unquote(urlparse(a.get_attribute("href")).path))
+        assert href.is_file() and json.loads(href.read_text())["run_id"].endswith(f"/{href.stem.split('_')[1]}"), href
+
+
+def test_hostile_strings_are_not_executed(page):
+    from selenium.webdriver.common.by import By
+
+    driver, built, _ = page
+    assert driver.title == "rtrrl-bench leaderboard"
+    assert driver.find_elements(By.ID, "pwned") == []
+    assert len(driver.find_elements(By.TAG_NAME, "script")) == 1, "only the page's own sorter"
+    assert screenshot(built.html, built.html.parent / "screenshot.png") is None
+    assert (built.html.parent / "screenshot.png").stat().st_size > 10_000

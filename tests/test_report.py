@@ -1,0 +1,186 @@
+"""The report from a known, ragged grid: loading, coverage, failure policy, per-task tables with
+their tests, the paper comparison, determinism and escaping. Every number is recomputed here
+independently (numpy / scipy), not read back from the report."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+
+from benchmarks.storage import result_path, write_result
+from reports import tables
+from reports.build import Options, build_report
+from reports.load import DATA_DIR, load_results
+from reports.scores import coverage, run_table
+from report_data import AGENTS, TASKS, make_run, write_grid
+
+CONSTANTS = {
+    "version": 99,
+    "floor_protocol": {"agent": "random", "seeds": [0, 1]},
+    "tasks": {
+        "CartPole-vel": {"floor": 20.0, "floor_final": 21.0, "ceiling": 500.0},
+        "MemoryChain-4": {"floor": -0.5, "floor_final": -0.4, "ceiling": 1.0},
+        "DeepSea-8": {"floor": -0.01, "floor_final": -0.01, "ceiling": 0.99},
+    },
+}
+FAST = Options(reps=2_000, reps_small=500, seed=3, screenshot=False)
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grid")
+    results, data = root / "results", root / "data"
+    data.mkdir()
+    (data / "normalization.json").write_text(json.dumps(CONSTANTS))
+    shutil.copy(DATA_DIR / "paper_tables.json", data / "paper_tables.json")
+    written = write_grid(results, CONSTANTS)
+    return results, data, written
+
+
+@pytest.fixture(scope="module")
+def built(grid):
+    results, data, _ = grid
+    return build_report(results, results / "report", FAST, data_dir=data)
+
+
+def test_every_bad_file_is_listed_with_its_reason(grid):
+    results, _, written = grid
+    loaded = load_results(results)
+    assert len(loaded.runs) == sum(len(v) for v in written.values())
+    reasons = {p.name: why for p, why in loaded.rejected}
+    assert set(reasons) == {"seed_12.json", "seed_13.json"}
+    assert reasons["seed_12.json"].startswith("unreadable JSON")
+    assert "status" in reasons["seed_13.json"] and "exploded" in reasons["seed_13.json"]
+
+
+def test_coverage_counts_planned_missing_and_each_status(grid):
+    results, _, _ = grid
+    loaded = load_results(results)
+    cov = coverage(loaded, run_table(loaded, CONSTANTS)).set_index(["task", "agent"])
+    assert cov.loc[("DeepSea-8", "ppo"), ["planned", "completed", "missing"]].tolist() == [4, 3, 1]
+    assert cov.loc[("MemoryChain-4", "ppo"), ["completed", "diverged", "failed"]].tolist() == [4, 1, 0]
+    assert cov.loc[("CartPole-vel", "rtrrl"), ["completed", "failed", "missing"]].tolist() == [4, 1, 0]
+    assert cov["planned"].sum() == 3 * 3 * 5 - 2 + 1
+
+
+def test_failed_and_diverged_runs_score_the_floor(grid):
+    results, _, _ = grid
+    runs = run_table(load_results(results), CONSTANTS).set_index(["task", "agent", "seed"])
+    for key, floor in [(("MemoryChain-4", "ppo", 1), -0.5), (("CartPole-vel", "rtrrl", 2), 20.0)]:
+        assert runs.loc[key, "best"] == floor and runs.loc[key, "norm_best"] == 0.0
+    r = runs.loc[("CartPole-vel", "ppo", 0)]
+    assert r["norm_best"] == pytest.approx((r["best"] - 20.0) / 480.0)
+    assert r["norm_final"] == pytest.approx((r["final"] - 21.0) / 479.0)
+
+
+def _exact_perm_p(x, y):
+    """Two-sided exact permutation p of the difference in means (twice the smaller tail), enumerated here."""
+    pooled, n = np.concatenate([x, y]), len(x)
+    obs = x.mean() - y.mean()
+    d = np.array([pooled[list(c)].mean() - np.delete(pooled, list(c)).mean()
+                  for c in itertools.combinations(range(len(pooled)), n)])
+    return min(1.0, 2 * min(np.mean(d >= obs - 1e-12), np.mean(d <= obs + 1e-12)))
+
+
+def test_per_task_table_matches_an_independent_computation(grid):
+    results, _, _ = grid
+    runs = run_table(load_results(results), CONSTANTS)
+    df = tables.per_task(runs[runs["suite"] == "demo"], reps=500, seed=0).set_index(["task", "agent"])
+    for task in TASKS:
+        best = {a: runs[(runs.task == task) & (runs.agent == a)]["best"].to_numpy() for a in AGENTS}
+        for a in AGENTS:
+            assert df.loc[(task, a), "best_median"] == pytest.approx(np.median(best[a]))
+            assert df.loc[(task, a), "best_std"] == pytest.approx(np.std(best[a], ddof=1))
+        leader = max(AGENTS, key=lambda a: np.median(best[a]))
+        assert df.loc[(task, leader), "leader"]
+        others = [a for a in AGENTS if a != leader]
+        p = sorted((_exact_perm_p(best[leader], best[a]), a) for a in others)
+        holm = {a: min(1.0, max(len(p) * p[0][0], (len(p) - 1) * p[1][0])) if a == p[1][1] else min(1.0, len(p) * p[0][0])
+                for _, a in p}
+        for a in others:
+            assert df.loc[(task, a), "p_vs_leader"] == pytest.approx(holm[a])
+            ref = scipy.stats.permutation_test((best[leader], best[a]), lambda x, y: np.mean(x) - np.mean(y),
+                                               permutation_type="independent", n_resamples=np.inf).pvalue
+            assert _exact_perm_p(best[leader], best[a]) == pytest.approx(ref)
+        assert df.loc[(task, leader), "winner"] == all(holm[a] < 0.05 for a in others)
+
+
+def test_winner_needs_significance():
+    """Three seeds each can never be significant (smallest exact two-sided p is 2/20)."""
+    rows = [{"task": "T", "agent": a, "seed": s, "best": b + s * 0.01, "norm_best": b, "final": b,
+             "status": "completed", "env_steps": 1, "steps_per_s": 1.0, "link": "x"}
+            for a, b in (("good", 1.0), ("bad", 0.0)) for s in range(3)]
+    df = tables.per_task(pd.DataFrame(rows), reps=200, seed=0).set_index("agent")
+    assert df.loc["good", "leader"] and not df.loc["good", "winner"]
+    assert df.loc["bad", "p_vs_leader"] == pytest.approx(0.1)
+
+
+def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
+    paper = json.loads((DATA_DIR / "paper_tables.json").read_text())
+    for seed, (rtrrl, lin) in enumerate([(500.0, 100.0), (500.0, 110.0), (500.0, 90.0)]):
+        for agent, best in (("rtrrl", rtrrl), ("linear-td", lin)):
+            write_result(result_path(tmp_path, "gymnax-paper", "CartPole-vel", agent, seed),
+                         make_run("gymnax-paper", "CartPole-vel", agent, seed, best, floor_ceiling=(20.0, 500.0)))
+    runs = run_table(load_results(tmp_path), CONSTANTS)
+    df = tables.paper_comparison(runs, paper, CONSTANTS)
+    cell = df[(df.table == "table2") & (df.paper_row == "CartPole-vel")].set_index("agent")
+    assert cell.loc["rtrrl", "ours_median"] == 500.0 and cell.loc["rtrrl", "flag"] == ""
+    assert cell.loc["linear-td", "ours_median"] == 100.0 and cell.loc["linear-td", "flag"] == "lower"
+    assert cell.loc["ppo-ctrnn", "ours_runs"] == 0 and cell.loc["ppo-ctrnn", "flag"] == ""
+    popgym = df[(df.table == "table3") & (df.task == "PositionOnlyCartPoleEasy")]
+    assert len(popgym) == 4 and popgym["note"].str.contains("popjym").all()
+
+
+def test_report_files_and_contents(built, grid):
+    results, _, _ = grid
+    out = built.readme.parent
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    for f in ("README.md", "index.html", "tables/coverage.csv", "tables/demo_per_task.csv", "tables/demo_per_task.tex",
+              "tables/demo_aggregates.csv", "tables/paper_comparison.csv", "tables/paper_comparison.tex"):
+        assert f in names, f
+    figs = {n for n in names if n.startswith("figures/demo/")}
+    assert len(figs) == 7, figs
+    text = built.readme.read_text()
+    assert "Failure policy" in text and "Normalization constants version 99" in text
+    assert "seed_12.json" in text and "seed_13.json" in text
+    agg = pd.read_csv(out / "tables/demo_aggregates.csv").set_index("agent")
+    assert agg.loc["rtrrl", "iqm"] > agg.loc["ppo", "iqm"] > agg.loc["random", "iqm"]
+    assert (agg["iqm_low"] <= agg["iqm"]).all() and (agg["iqm"] <= agg["iqm_high"]).all()
+
+
+def test_same_inputs_give_byte_identical_reports(built, grid):
+    results, data, _ = grid
+    again = build_report(results, results / "report2", FAST, data_dir=data)
+    a, b = built.readme.parent, again.readme.parent
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for f in files:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_strings_from_result_files_are_escaped(tmp_path, grid):
+    _, data, _ = grid
+    evil = '<img src=x onerror="alert(1)">|**'
+    write_result(result_path(tmp_path, "s", "CartPole-vel", "x", 0),
+                 make_run("s", "CartPole-vel", "x", 0, 100.0).model_copy(update={"agent": evil}))
+    built = build_report(tmp_path, tmp_path / "report", FAST, data_dir=data)
+    page = built.html.read_text()
+    assert evil not in page and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+    assert "<img src=x" not in built.readme.read_text()
+
+
+def test_report_replaces_the_old_one_whole(tmp_path, grid):
+    results, data, _ = grid
+    out = tmp_path / "rep"
+    (out / "figures" / "gone").mkdir(parents=True)
+    (out / "figures" / "gone" / "old.png").write_bytes(b"old")
+    build_report(results, out, FAST, data_dir=data)
+    assert not (out / "figures" / "gone").exists() and (out / "README.md").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"], "no temporary or old directories left behind"
