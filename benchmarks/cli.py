@@ -217,6 +217,43 @@ def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool
 
 
 @cli.command()
+@click.option("--from", "from_dir", type=click.Path(file_okay=False), default=None,
+              help="Results of `rtrrl-bench run --suite normalization --out DIR`: compute the floors from them.")
+@click.option("--write", is_flag=True, help="Write benchmarks/data/normalization.json (with --from).")
+def normalization(from_dir: str | None, write: bool) -> None:
+    """Show the normalization constants, or compute new floors from a `normalization` suite run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmarks import normalization as norm
+
+    if write and not from_dir:
+        raise UserError("--write needs --from DIR (the results of `rtrrl-bench run --suite normalization --out DIR`)")
+    if from_dir:
+        if not Path(from_dir).is_dir():
+            raise UserError(f"no results directory {from_dir}")
+        try:
+            doc = norm.constants(norm.floors_from_results(Path(from_dir)), norm.protocol(" ".join(sys.argv)))
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    else:
+        if not norm.PATH.is_file():
+            raise UserError(f"no constants file {norm.PATH}; measure with `rtrrl-bench run --suite normalization`")
+        doc = norm.load()
+    console = Console() if Console().is_terminal else Console(width=240)
+    t = Table(title=f"normalization constants v{doc['version']}")
+    for c in ("task", "floor", "± std", "floor (final)", "ceiling", "ceiling source"):
+        t.add_column(c)
+    for tid, c in doc["tasks"].items():
+        t.add_row(tid, f"{c['floor']:.4g}", f"{c['floor_std']:.2g}", f"{c['floor_final']:.4g}", f"{c['ceiling']:.4g}",
+                  c["ceiling_source"])
+    console.print(t)
+    if write:
+        norm.write(doc)
+        click.echo(f"wrote {norm.PATH}")
+
+
+@cli.command()
 @click.option("--write", type=click.Path(dir_okay=False), default=None, help="Write the JSON Schema to this file.")
 def schema(write: str | None) -> None:
     """Print (or write) the JSON Schema of result files."""

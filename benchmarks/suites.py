@@ -149,3 +149,18 @@ register_suite(Suite(
     difficulties=tuple((d, _popgym_tasks(d)) for d in ("easy", "medium", "hard", "all")),
     agent_settings=_META_RL_FOR_PPO,
 ))
+
+
+FLOOR_SEEDS = (0, 1, 2, 3, 4)
+FLOOR_BUDGET = Budget(max_env_steps=50_000, eval_interval=10_000, patience=PAPER_PATIENCE,
+                      eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+"""5 evaluations of 10,000 steps (the paper's evaluation) per seed: 25 per task."""
+
+register_suite(Suite(
+    name="normalization",
+    tasks=tuple(TASKS),
+    agents=("random",),
+    seeds=len(FLOOR_SEEDS),
+    budget=FLOOR_BUDGET,
+    description="measures the random floor of every task (benchmarks/normalization.py)",
+))

@@ -6,8 +6,9 @@ agent's resampler is `default_rng([seed, crc32(agent)])`: the same inputs give b
 intervals, and adding an agent never moves another's.
 
 Scores are (runs, tasks) matrices padded with NaN: tasks may have different numbers of runs.
-The stratified bootstrap resamples each task's own runs with replacement; aggregates pool every
-non-NaN entry (for a rectangular matrix, exactly rliable's definitions). CIs are percentile
+The stratified bootstrap resamples each task's own runs with replacement. Aggregates follow
+rliable's definitions: median and mean over tasks of each task's mean score (every task weighs
+the same, however many runs it has), IQM and optimality gap over all runs pooled. CIs are percentile
 intervals with numpy's linear interpolation, as arch's `conf_int(method="percentile")`.
 """
 
@@ -60,41 +61,56 @@ class _Stratified:
         self.groups = [(k, np.stack(cs, axis=1)) for k, cs in sorted(groups.items())]  # (k, tasks_k)
         self.n = sum(k * v.shape[1] for k, v in self.groups)
 
-    def draw(self, rng: np.random.Generator, reps: int) -> np.ndarray:
-        parts = []
+    def draw_groups(self, rng: np.random.Generator, reps: int) -> list[np.ndarray]:
+        """One (reps, k, tasks_k) resample per group of tasks with k runs."""
+        out = []
         for k, values in self.groups:
             idx = rng.integers(0, k, size=(reps, k, values.shape[1]))
-            parts.append(np.take_along_axis(values[None], idx, axis=1).reshape(reps, -1))
-        return np.concatenate(parts, axis=1)
+            out.append(np.take_along_axis(values[None], idx, axis=1))
+        return out
 
-    def draw_indices(self, rng: np.random.Generator, reps: int) -> list[np.ndarray]:
-        return [rng.integers(0, k, size=(reps, k, v.shape[1])) for k, v in self.groups]
+    def draw(self, rng: np.random.Generator, reps: int) -> np.ndarray:
+        """Pooled resampled runs, (reps, N)."""
+        return np.concatenate([g.reshape(reps, -1) for g in self.draw_groups(rng, reps)], axis=1)
 
 
 def _trim(n: int) -> int:
     return int(0.25 * n)  # scipy.stats.trim_mean's cut: int(proportion * n) from each end
 
 
-def _aggregates_rows(x: np.ndarray, gamma: float) -> np.ndarray:
-    """The 4 metrics of every row of `x` (reps, N) at once: (reps, 4)."""
+def _iqm_rows(x: np.ndarray) -> np.ndarray:
+    """Interquartile mean of every row of (reps, N), by partial sorting."""
     n = x.shape[1]
     lo = _trim(n)
-    kth = sorted({lo, n - lo - 1, (n - 1) // 2, n // 2})
-    p = np.partition(x, kth, axis=1)
-    median = 0.5 * (p[:, (n - 1) // 2] + p[:, n // 2])
-    iqm = p[:, lo:n - lo].mean(axis=1)
-    mean = x.mean(axis=1)
-    gap = (gamma - np.minimum(x, gamma)).mean(axis=1)
-    return np.stack([median, iqm, mean, gap], axis=1)
+    p = np.partition(x, sorted({lo, n - lo - 1}), axis=1)
+    return p[:, lo:n - lo].mean(axis=1)
+
+
+def _aggregates_groups(groups: list[np.ndarray], gamma: float) -> np.ndarray:
+    """The 4 metrics of every resample at once, (reps, 4), with rliable's definitions: median and
+    mean over tasks of per-task mean scores; IQM and optimality gap over all runs pooled."""
+    reps = groups[0].shape[0]
+    task_means = np.concatenate([g.mean(axis=1) for g in groups], axis=1)  # (reps, tasks)
+    pooled = np.concatenate([g.reshape(reps, -1) for g in groups], axis=1)  # (reps, runs)
+    median = np.median(task_means, axis=1)
+    mean = task_means.mean(axis=1)
+    gap = gamma - np.minimum(pooled, gamma).mean(axis=1)
+    return np.stack([median, _iqm_rows(pooled), mean, gap], axis=1)
 
 
 def aggregate(scores: np.ndarray, gamma: float = 1.0) -> dict[str, float]:
-    """Point estimates on the pooled runs, computed as rliable does (scipy's trim_mean for IQM)."""
-    flat = np.concatenate(_columns(scores)) if _columns(scores) else np.zeros(0)
-    if flat.size == 0:
-        return dict.fromkeys(METRICS, math.nan)
-    return {"median": float(np.median(flat)), "iqm": float(scipy.stats.trim_mean(flat, 0.25)),
-            "mean": float(np.mean(flat)), "optimality_gap": float(np.mean(gamma - np.minimum(flat, gamma)))}
+    """Point estimates, computed as rliable computes them (bit for bit on rectangular data)."""
+    x = np.asarray(scores, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    if np.isfinite(x).all() and x.size:
+        task_means, flat = np.mean(x, axis=0), x
+    else:
+        cols = _columns(x)
+        if not cols:
+            return dict.fromkeys(METRICS, math.nan)
+        task_means, flat = np.array([c.mean() for c in cols]), np.concatenate(cols)
+    return {"median": float(np.median(task_means)), "iqm": float(scipy.stats.trim_mean(flat, 0.25, axis=None)),
+            "mean": float(np.mean(task_means)), "optimality_gap": float(gamma - np.mean(np.minimum(flat, gamma)))}
 
 
 def _percentiles(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +135,7 @@ def interval_estimates(score_dict: dict[str, np.ndarray], reps: int = 50_000, se
             out[name] = {m: Interval(math.nan, math.nan, math.nan) for m in METRICS}
             continue
         rng = _rng(seed, name)
-        values = _bootstrap(reps, lambda r: _aggregates_rows(boot.draw(rng, r), gamma))
+        values = _bootstrap(reps, lambda r: _aggregates_groups(boot.draw_groups(rng, r), gamma))
         lo, hi = _percentiles(values, confidence)
         out[name] = {m: Interval(point[m], float(lo[i]), float(hi[i])) for i, m in enumerate(METRICS)}
     return out
@@ -239,7 +255,7 @@ def _nan_iqm_rows(x: np.ndarray) -> np.ndarray:
     """IQM of each row ignoring NaNs (a run with no evaluation yet at an early point)."""
     finite = np.isfinite(x)
     if finite.all():
-        return _aggregates_rows(x, 1.0)[:, 1]
+        return _iqm_rows(x)
     out = np.full(x.shape[0], np.nan)
     for i in range(x.shape[0]):
         row = x[i][finite[i]]
