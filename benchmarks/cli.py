@@ -223,6 +223,7 @@ def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool
 def normalization(from_dir: str | None, write: bool) -> None:
     """Show the normalization constants, or compute new floors from a `normalization` suite run."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from benchmarks import normalization as norm
@@ -245,8 +246,8 @@ def normalization(from_dir: str | None, write: bool) -> None:
     for c in ("task", "floor", "± std", "floor (final)", "ceiling", "ceiling source"):
         t.add_column(c)
     for tid, c in doc["tasks"].items():
-        t.add_row(tid, f"{c['floor']:.4g}", f"{c['floor_std']:.2g}", f"{c['floor_final']:.4g}", f"{c['ceiling']:.4g}",
-                  c["ceiling_source"])
+        t.add_row(escape(tid), f"{c['floor']:.4g}", f"{c['floor_std']:.2g}", f"{c['floor_final']:.4g}",
+                  f"{c['ceiling']:.4g}", escape(c["ceiling_source"]))
     console.print(t)
     if write:
         norm.write(doc)

@@ -179,9 +179,23 @@ def paper_display(df: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+          "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
+          "±": r"$\pm$", "–": "--", "⚠": r"(!)", "α": r"$\alpha$"}
+
+
+def latex_escape(text: str) -> str:
+    """Every character LaTeX would read as markup, and the few non-ASCII ones the tables use."""
+    return "".join(_LATEX.get(ch, ch) for ch in str(text))
+
+
 def latex_table(df: pd.DataFrame, caption: str) -> str:
-    """A booktabs table; pandas escapes LaTeX's special characters in every cell."""
-    clean = df.copy()
-    for c in clean.columns:
-        clean[c] = clean[c].astype(str).str.replace("**", "", regex=False)
-    return clean.to_latex(index=False, escape=True, caption=caption, longtable=len(clean) > 40)
+    """A booktabs table; the winner's `**bold**` becomes \\textbf."""
+    def cell(v: Any) -> str:
+        v = str(v)
+        if len(v) > 4 and v.startswith("**") and v.endswith("**"):
+            return r"\textbf{" + latex_escape(v[2:-2]) + "}"
+        return latex_escape(v)
+
+    clean = pd.DataFrame({latex_escape(c): [cell(v) for v in df[c]] for c in df.columns})
+    return clean.to_latex(index=False, escape=False, caption=caption, longtable=len(clean) > 40)

@@ -173,6 +173,8 @@ def test_strings_from_result_files_are_escaped(tmp_path, grid):
     page = built.html.read_text()
     assert evil not in page and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
     assert "<img src=x" not in built.readme.read_text()
+    tex = (built.readme.parent / "tables" / "s_per_task.tex").read_text()
+    assert r"\textless{}img src=x" in tex and "<img" not in tex
 
 
 def test_report_replaces_the_old_one_whole(tmp_path, grid):
