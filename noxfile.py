@@ -49,9 +49,11 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """Build the report from `results/` (or the directory given after --)."""
+    """Build the report from `results/` (or the directory given after --, then any `report` options)."""
     session.install("-e", ".")
-    session.run("rtrrl-bench", "report", "--results", session.posargs[0] if session.posargs else "results")
+    args = list(session.posargs)
+    results = args.pop(0) if args and not args[0].startswith("-") else "results"
+    session.run("rtrrl-bench", "report", "--results", results, *args, env=ENV)
 
 
 @nox.session

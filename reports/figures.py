@@ -32,25 +32,23 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def per_task_bars(runs: pd.DataFrame, path: Path) -> Path:
-    """The paper's Figure 3 view: normalized best validation reward per task, one bar per agent,
-    every run as a dot (the bar is the mean)."""
+    """The paper's Figure 3 view: one bar group per agent, one bar per task (the mean normalized
+    best validation reward over its runs), every run as a dot."""
     d = runs[np.isfinite(runs["norm_best"].astype(float))]
     agents = sorted(d["agent"].unique())
     tasks = sorted(d["task"].unique())
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(tasks) * max(1, len(agents)) / 3 + 2), 4.2))
-    pal = _palette(agents)
-    sns.barplot(d, x="task", y="norm_best", hue="agent", order=tasks, hue_order=agents, palette=pal,
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(tasks) * len(agents) + 3), 4.2))
+    pal = dict(zip(tasks, sns.color_palette("husl" if len(tasks) > 10 else "colorblind", len(tasks)), strict=True))
+    sns.barplot(d, x="agent", y="norm_best", hue="task", order=agents, hue_order=tasks, palette=pal,
                 errorbar=None, alpha=0.75, ax=ax)
-    sns.stripplot(d, x="task", y="norm_best", hue="agent", order=tasks, hue_order=agents, palette=pal,
-                  dodge=True, jitter=False, size=3, edgecolor="black", linewidth=0.4, legend=False, ax=ax)
+    sns.stripplot(d, x="agent", y="norm_best", hue="task", order=agents, hue_order=tasks, palette=pal,
+                  dodge=True, jitter=False, size=2.5, edgecolor="black", linewidth=0.4, legend=False, ax=ax)
     ax.axhline(0, color="grey", lw=0.8, ls=":")
     ax.axhline(1, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("")
     ax.set_ylabel("normalized best validation reward")
-    ax.tick_params(axis="x", rotation=60)
-    for lab in ax.get_xticklabels():
-        lab.set_horizontalalignment("right")
-    ax.legend(title="agent", bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+    ax.legend(title="task", bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False,
+              ncol=1 if len(tasks) <= 20 else 2, fontsize=8)
     return _save(fig, path)
 
 

@@ -185,3 +185,17 @@ def test_report_replaces_the_old_one_whole(tmp_path, grid):
     build_report(results, out, FAST, data_dir=data)
     assert not (out / "figures" / "gone").exists() and (out / "README.md").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["rep"], "no temporary or old directories left behind"
+
+
+def test_report_command(cli, grid, tmp_path):
+    results, _, _ = grid
+    code, out, err = cli("report", "--results", str(results), "--out", str(tmp_path / "r"), "--reps", "500",
+                         "--no-screenshot")
+    assert code == 0 and "leaderboard:" in out and "2 files rejected" in err
+    assert (tmp_path / "r" / "index.html").is_file()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = cli("report", "--results", str(results), "--out", str(blocker / "r"), "--no-screenshot")
+    assert code == 2 and err.startswith("rtrrl-bench: error: cannot write the report") and len(err.strip().splitlines()) == 1
+    code, _, err = cli("report", "--results", str(results), "--reps", "0")
+    assert code == 2 and len(err.strip().splitlines()) == 1
