@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import matplotlib
@@ -18,10 +19,16 @@ DPI = 110
 METRIC_TITLES = {"median": "Median", "iqm": "IQM", "mean": "Mean", "optimality_gap": "Optimality gap"}
 
 
+_COLORS = {  # stable across figures, suites and reports: RTRRL family warm, PPO family cool, random grey
+    "rtrrl": "#d62728", "rtrrl-rtrl": "#ff7f0e", "rtrrl-lru": "#e377c2", "linear-td": "#bcbd22",
+    "ppo": "#1f77b4", "ppo-gru": "#17becf", "ppo-lstm": "#2ca02c", "ppo-ctrnn": "#9467bd", "random": "#7f7f7f",
+}
+
+
 def _palette(agents: list[str]) -> dict[str, tuple]:
-    """Colours by agent name, stable across figures and reports."""
-    colors = sns.color_palette("colorblind", max(len(agents), 1))
-    return {a: colors[i % len(colors)] for i, a in enumerate(sorted(agents))}
+    """Colours by agent name; agents without a fixed colour get one from their name's hash."""
+    extra = sns.color_palette("dark", 10)
+    return {a: _COLORS.get(a, extra[zlib.crc32(a.encode()) % len(extra)]) for a in agents}
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
