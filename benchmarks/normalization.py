@@ -37,6 +37,19 @@ def _cap(task: Task, default: int) -> int:
     return task.max_episode_length or default
 
 
+_FIXED: dict[str, tuple[float, str]] = {
+    "Acrobot-v1": (0.0, "analytic upper bound: every step's reward is ≤ 0 (not reachable; good policies score below)"),
+    "Pendulum-v1": (0.0, "analytic upper bound: every step's reward is ≤ 0 (not reachable; good policies score below)"),
+    "MountainCarContinuous-v0": (100.0, "analytic upper bound: +100 at the goal minus a non-negative action cost"),
+    "MemoryChain-bsuite": (1.0, "analytic: +1 for the right answer, once per episode"),
+    "DeepSea-bsuite": (0.99, "analytic: +1 treasure minus the total move cost 0.01"),
+    "Catch-bsuite": (1.0, "analytic: +1 for the catch, once per episode"),
+    "DiscountingChain-bsuite": (1.1, "analytic: the best chain pays optimal_return = 1.1 once per episode"),
+    "UmbrellaChain-bsuite": (1.0, "analytic (expected): +1 at the chain's end; the distractor rewards average 0"),
+}
+"""Ceilings that do not depend on the episode cap, by env id."""
+
+
 def ceiling(task: Task) -> tuple[float, str]:
     """The task's ceiling and where it comes from."""
     env, rows = task.env_id, task.paper_rows
@@ -50,20 +63,8 @@ def ceiling(task: Task) -> tuple[float, str]:
     if env == "CartPole-v1":
         cap = _cap(task, 500)
         return float(cap), f"analytic: +1 per step for {cap} steps (the episode cap)"
-    if env in ("Acrobot-v1", "Pendulum-v1"):
-        return 0.0, "analytic upper bound: every step's reward is ≤ 0 (not reachable; good policies score below)"
-    if env == "MountainCarContinuous-v0":
-        return 100.0, "analytic upper bound: +100 at the goal minus a non-negative action cost"
-    if env == "MemoryChain-bsuite":
-        return 1.0, "analytic: +1 for the right answer, once per episode"
-    if env == "DeepSea-bsuite":
-        return 0.99, "analytic: +1 treasure minus the total move cost 0.01"
-    if env == "Catch-bsuite":
-        return 1.0, "analytic: +1 for the catch, once per episode"
-    if env == "DiscountingChain-bsuite":
-        return 1.1, "analytic: the best chain pays optimal_return = 1.1 once per episode"
-    if env == "UmbrellaChain-bsuite":
-        return 1.0, "analytic (expected): +1 at the chain's end; the distractor rewards average 0"
+    if env in _FIXED:
+        return _FIXED[env]
     if env == "BernoulliBandit-misc":
         cap = _cap(task, 100)
         return 0.9 * cap, f"analytic: the better arm pays 1 with probability 0.9, for {cap} steps"

@@ -98,37 +98,32 @@ def poi_heatmap(poi: dict[tuple[str, str], stats.Interval], agents: list[str], p
     return _save(fig, path)
 
 
-def performance_profiles(taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                         path: Path) -> Path:
-    """Fraction of runs scoring above tau, with 95% CI bands."""
-    pal = _palette(list(profiles))
+def _bands(x: np.ndarray, lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str, ylabel: str,
+           path: Path, **plot_kw: object) -> Path:
+    """One line per agent with its 95% CI band."""
+    pal = _palette(list(lines))
     fig, ax = plt.subplots(figsize=(6, 4))
-    for a in sorted(profiles):
-        p, lo, hi = profiles[a]
-        ax.plot(taus, p, color=pal[a], label=a)
-        ax.fill_between(taus, lo, hi, color=pal[a], alpha=0.2)
-    ax.set_xlabel(r"normalized score $\tau$")
-    ax.set_ylabel(r"fraction of runs with score $> \tau$")
-    ax.set_ylim(-0.02, 1.02)
+    for a in sorted(lines):
+        p, lo, hi = lines[a]
+        ax.plot(x, p, color=pal[a], label=a, **plot_kw)
+        ax.fill_between(x, lo, hi, color=pal[a], alpha=0.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     return _save(fig, path)
+
+
+def performance_profiles(taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                         path: Path) -> Path:
+    """Fraction of runs scoring above tau, with 95% CI bands."""
+    return _bands(taus, profiles, r"normalized score $\tau$", r"fraction of runs with score $> \tau$", path)
 
 
 def sample_efficiency(grid: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                       path: Path) -> Path:
     """IQM of the normalized best-so-far score over env steps, with 95% CI bands."""
-    pal = _palette(list(curves))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for a in sorted(curves):
-        p, lo, hi = curves[a]
-        ax.plot(grid, p, color=pal[a], label=a, marker="o", ms=2.5)
-        ax.fill_between(grid, lo, hi, color=pal[a], alpha=0.2)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("IQM normalized best score so far")
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
-    return _save(fig, path)
+    return _bands(grid, curves, "env steps", "IQM normalized best score so far", path, marker="o", ms=2.5)
 
 
 def learning_curves(curves: pd.DataFrame, path: Path) -> Path:

@@ -108,7 +108,9 @@ def paper_comparison(runs: pd.DataFrame, paper: dict[str, Any], constants: dict[
                 rows.append({"table": table, "paper_row": row["paper_row"], "task": task, "agent": agent,
                              "paper_median": np.nan if pm is None else pm, "paper_std": np.nan if ps is None else ps,
                              "ours_median": med, "ours_std": std, "ours_runs": int(np.isfinite(ours["best"]).sum())
-                             if not ours.empty else 0, "suite": suite or "", "flag": flag, "note": "; ".join(note)})
+                             if not ours.empty else 0, "suite": suite or "",
+                             "ours_env_steps": float(ours["env_steps"].median()) if not ours.empty else np.nan,
+                             "flag": flag, "note": "; ".join(note)})
     return pd.DataFrame(rows)
 
 
@@ -175,6 +177,7 @@ def paper_display(df: pd.DataFrame) -> pd.DataFrame:
         "paper (median ± std)": [pm(m, s) if np.isfinite(m) else "nan" for m, s in zip(df["paper_median"], df["paper_std"])],
         "ours (median ± std)": [pm(m, s) for m, s in zip(df["ours_median"], df["ours_std"])],
         "runs": df["ours_runs"], "suite": df["suite"],
+        "env steps (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["ours_env_steps"]],
         "flag": [f"⚠ {f}" if f else "" for f in df["flag"]], "note": df["note"],
     })
 

@@ -8,17 +8,40 @@ missing run, a corrupt file and a schema-invalid file.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.schema import RunResult
 from benchmarks.storage import result_path, write_plan, write_result
+from reports.load import DATA_DIR
 
 TASKS = ("CartPole-vel", "MemoryChain-4", "DeepSea-8")
 AGENTS = ("ppo", "random", "rtrrl")
 LEVEL = {"ppo": 0.6, "random": 0.0, "rtrrl": 0.8}
 """Mean normalized best score of each agent (before noise)."""
+
+
+CONSTANTS = {
+    "version": 99,
+    "floor_protocol": {"agent": "random", "seeds": [0, 1]},
+    "tasks": {
+        "CartPole-vel": {"floor": 20.0, "floor_final": 21.0, "ceiling": 500.0},
+        "MemoryChain-4": {"floor": -0.5, "floor_final": -0.4, "ceiling": 1.0},
+        "DeepSea-8": {"floor": -0.01, "floor_final": -0.01, "ceiling": 0.99},
+    },
+}
+"""Test constants, not the measured ones: tests control every number."""
+
+
+def reference_dir(root: Path) -> Path:
+    """A data dir with the test constants and the real paper tables (as the report reads them)."""
+    data = root / "data"
+    data.mkdir()
+    (data / "normalization.json").write_text(json.dumps(CONSTANTS))
+    shutil.copy(DATA_DIR / "paper_tables.json", data / "paper_tables.json")
+    return data
 
 
 def _provenance() -> dict:

@@ -20,9 +20,7 @@ import pytest
 from benchmarks.storage import result_path, write_result
 from reports.browser import CHROMIUM_FLAGS, find_chromium, screenshot
 from reports.build import Options, build_report
-from reports.load import DATA_DIR
-from report_data import AGENTS, TASKS, make_run, write_grid
-from test_report import CONSTANTS
+from report_data import AGENTS, CONSTANTS, TASKS, make_run, reference_dir, write_grid
 
 EVIL = '<img id="pwned" src=x onerror="document.title=\'pwned\'">'
 
@@ -47,10 +45,7 @@ def _driver():
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     root = tmp_path_factory.mktemp("lb")
-    results, data = root / "results", root / "data"
-    data.mkdir()
-    (data / "normalization.json").write_text(json.dumps(CONSTANTS))
-    shutil.copy(DATA_DIR / "paper_tables.json", data / "paper_tables.json")
+    results, data = root / "results", reference_dir(root)
     write_grid(results, CONSTANTS)
     write_result(result_path(results, "demo", "CartPole-vel", "evil", 0),
                  make_run("demo", "CartPole-vel", "evil", 0, 100.0, floor_ceiling=(20.0, 500.0))

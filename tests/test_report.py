@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -18,27 +17,15 @@ from reports import tables
 from reports.build import Options, build_report
 from reports.load import DATA_DIR, load_results
 from reports.scores import coverage, run_table
-from report_data import AGENTS, TASKS, make_run, write_grid
+from report_data import AGENTS, CONSTANTS, TASKS, make_run, reference_dir, write_grid
 
-CONSTANTS = {
-    "version": 99,
-    "floor_protocol": {"agent": "random", "seeds": [0, 1]},
-    "tasks": {
-        "CartPole-vel": {"floor": 20.0, "floor_final": 21.0, "ceiling": 500.0},
-        "MemoryChain-4": {"floor": -0.5, "floor_final": -0.4, "ceiling": 1.0},
-        "DeepSea-8": {"floor": -0.01, "floor_final": -0.01, "ceiling": 0.99},
-    },
-}
 FAST = Options(reps=2_000, reps_small=500, seed=3, screenshot=False)
 
 
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
     root = tmp_path_factory.mktemp("grid")
-    results, data = root / "results", root / "data"
-    data.mkdir()
-    (data / "normalization.json").write_text(json.dumps(CONSTANTS))
-    shutil.copy(DATA_DIR / "paper_tables.json", data / "paper_tables.json")
+    results, data = root / "results", reference_dir(root)
     written = write_grid(results, CONSTANTS)
     return results, data, written
 
@@ -199,3 +186,15 @@ def test_report_command(cli, grid, tmp_path):
     assert code == 2 and err.startswith("rtrrl-bench: error: cannot write the report") and len(err.strip().splitlines()) == 1
     code, _, err = cli("report", "--results", str(results), "--reps", "0")
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_reports_never_import_training_code():
+    """Dependency direction: a report needs the JSON files only (no agents, benchmarks or jax)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, reports.build, reports.html, reports.browser, reports.stats; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('agents', 'benchmarks', 'jax', 'flax')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
