@@ -217,41 +217,87 @@ def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool
 
 
 @cli.command()
+@click.option("--measure", is_flag=True,
+              help="Re-measure the floors with the runner (random agent, the floor protocol) and write the constants.")
+@click.option("--write", "write_to", is_flag=False, flag_value="", default=None, type=click.Path(dir_okay=False),
+              metavar="[FILE]", help="Write the constants to FILE (default benchmarks/data/normalization.json); "
+              "without --measure/--from: rewrite the stored floors with the current ceilings.")
+@click.option("--task", "tasks", multiple=True, metavar="ID", help="Only these tasks (repeatable); default: every task.")
+@click.option("--results", "results_dir", type=click.Path(file_okay=False), default=None,
+              help="With --measure: keep the runs here (finished ones are reused); default: a temporary directory.")
 @click.option("--from", "from_dir", type=click.Path(file_okay=False), default=None,
-              help="Results of `rtrrl-bench run --suite normalization --out DIR`: compute the floors from them.")
-@click.option("--write", is_flag=True, help="Write benchmarks/data/normalization.json (with --from).")
-def normalization(from_dir: str | None, write: bool) -> None:
-    """Show the normalization constants, or compute new floors from a `normalization` suite run."""
+              help="Compute the floors from `rtrrl-bench run --suite normalization --out DIR` instead of measuring.")
+@click.option("--jobs", type=int, default=1, show_default=True, callback=_positive, help="Worker processes for --measure.")
+def normalization(measure: bool, write_to: str | None, tasks: Sequence[str], results_dir: str | None,
+                  from_dir: str | None, jobs: int) -> None:
+    """Show the normalization constants (floor = random agent, ceiling), or re-measure the floors."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     from benchmarks import normalization as norm
+    from benchmarks.tasks import TASKS, resolve_task_id
 
-    if write and not from_dir:
-        raise UserError("--write needs --from DIR (the results of `rtrrl-bench run --suite normalization --out DIR`)")
-    if from_dir:
-        if not Path(from_dir).is_dir():
-            raise UserError(f"no results directory {from_dir}")
-        try:
-            doc = norm.constants(norm.floors_from_results(Path(from_dir)), norm.protocol(" ".join(sys.argv)))
-        except ValueError as e:
-            raise UserError(str(e)) from None
-    else:
-        if not norm.PATH.is_file():
-            raise UserError(f"no constants file {norm.PATH}; measure with `rtrrl-bench run --suite normalization`")
-        doc = norm.load()
+    if measure and from_dir:
+        raise UserError("--measure and --from exclude each other (--results DIR keeps a measurement's runs)")
+    if results_dir and not measure:
+        raise UserError("--results needs --measure")
+    task_ids = sorted({resolve_task_id(t) for t in tasks})
+    unknown = [t for t in task_ids if t not in TASKS]
+    if unknown:
+        raise UserError(f"unknown task {unknown[0]!r}; see `rtrrl-bench list tasks`")
+    target = None if write_to is None else Path(write_to) if write_to else norm.PATH
+    if target is None and measure:
+        target = norm.PATH
+    partial = bool(task_ids) and set(task_ids) != set(TASKS)
+    if target is not None and partial and target.resolve() == norm.PATH.resolve():
+        raise UserError(f"{norm.PATH} must hold every task measured by one command: with --task, pass --write FILE")
+    if target is not None and not target.parent.is_dir():
+        raise UserError(f"cannot write {target}: no directory {target.parent}")
+    if from_dir and not Path(from_dir).is_dir():
+        raise UserError(f"no results directory {from_dir}")
+
+    try:
+        if measure or from_dir:
+            command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+            if measure:
+                from benchmarks.runner import enable_compile_cache
+
+                cache = os.environ.get("RTRRL_BENCH_COMPILE_CACHE", DEFAULT_CACHE)
+                if cache.lower() != "none":
+                    enable_compile_cache(os.path.expanduser(cache))
+                floors = norm.measure_floors(task_ids or None, results_dir=Path(results_dir) if results_dir else None,
+                                             jobs=jobs, command=command, verbose=True)
+            else:
+                floors = norm.floors_from_results(Path(from_dir), task_ids or None)
+            doc = norm.constants(floors, norm.protocol(), task_ids or None)
+        else:
+            if not norm.PATH.is_file():
+                raise UserError(f"no constants file {norm.PATH}; measure with `rtrrl-bench normalization --measure`")
+            stored = norm.load()
+            if target is not None:  # re-render the stored floors with this version's ceilings
+                doc = norm.constants(stored["tasks"], stored["floor_protocol"], task_ids or None)
+            else:
+                doc = {**stored, "tasks": {t: c for t, c in stored["tasks"].items() if not task_ids or t in task_ids}}
+    except (ValueError, KeyError) as e:  # FloorError, a ceiling not above its floor, a task without a ceiling
+        raise UserError(str(e).strip("'\"")) from None
+
     console = Console() if Console().is_terminal else Console(width=240)
-    t = Table(title=f"normalization constants v{doc['version']}")
+    p = doc["floor_protocol"]
+    t = Table(title=f"normalization constants v{doc['version']} (floor: {p['agent']}, seeds {p['seeds']}, "
+                    f"{p['budget']['max_env_steps']:,} env steps; measured {p['measured_utc']})")
     for c in ("task", "floor", "± std", "floor (final)", "ceiling", "ceiling source"):
         t.add_column(c)
     for tid, c in doc["tasks"].items():
         t.add_row(escape(tid), f"{c['floor']:.4g}", f"{c['floor_std']:.2g}", f"{c['floor_final']:.4g}",
                   f"{c['ceiling']:.4g}", escape(c["ceiling_source"]))
     console.print(t)
-    if write:
-        norm.write(doc)
-        click.echo(f"wrote {norm.PATH}")
+    if target is not None:
+        try:
+            norm.write(doc, target)
+        except OSError as e:
+            raise UserError(f"cannot write {target}: {e.strerror or e}") from None
+        click.echo(f"wrote {target}")
 
 
 @cli.command()

@@ -1,151 +1,337 @@
 """Versioned normalization constants: per task a floor (the random agent, measured with the runner)
 and a ceiling (an analytic maximum where one exists, else a documented reference).
 
-Reports normalize a score as (score − floor) / (ceiling − floor). The constants live in
-`benchmarks/data/normalization.json`, which `reports/` reads as plain JSON. They are fixed data:
-adding an agent or new results never moves them. Bump `NORMALIZATION_VERSION` whenever a
-constant changes (a new protocol, a re-measured floor, a corrected ceiling), so reports built
-on different constants say so.
+Reports normalize a score as (score - floor) / (ceiling - floor): 0 = the random agent, 1 = the
+ceiling. The constants live in `benchmarks/data/normalization.json`, which `reports/` reads as
+plain JSON (it never imports this module). They are fixed data: adding an agent or new results
+never moves them.
 
-How the floors were measured (reproduce with `rtrrl-bench normalization --measure`): the
-`normalization` suite (every registered task, agent `random`, seeds 0-4, FLOOR_BUDGET) run
-through the runner exactly as users run suites. The random agent does not learn, so its best
-evaluation is biased upward by noise: `floor` is the mean of all its paper-metric evaluations
-(the expected score of the uniform policy) and `floor_final` the mean of its final-policy scores.
+Versioning: `NORMALIZATION_VERSION` names one set of numbers. Bump it whenever any constant
+changes (a corrected ceiling, a new protocol, floors re-measured after a change to an env or to
+the random agent) and add the new numbers' fingerprint to `VERSION_FINGERPRINTS` (a test fails
+until both are done), so reports built on different constants say so. Re-measuring with
+unchanged code reproduces the floors exactly and needs no bump.
+
+Floors (`rtrrl-bench normalization --measure`, or `rtrrl-bench run --suite normalization`
+followed by `rtrrl-bench normalization --from DIR --write`): the `random` agent, default
+settings, seeds `FLOOR_SEEDS`, budget `FLOOR_BUDGET` (5 paper-metric evaluations of 10,000
+steps per seed), run through `benchmarks.runner` exactly as users run suites. Random does not
+learn, so its best evaluation is only the upper tail of noise: `floor` is the mean of every
+evaluation of every seed (the expected paper-metric score of the uniform policy) and
+`floor_final` the mean of the seeds' final-policy scores.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import statistics
-from collections import defaultdict
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.suites import FLOOR_BUDGET, FLOOR_SEEDS
+from benchmarks.suites import FLOOR_BUDGET, FLOOR_SEEDS, SUITES, Budget, EvalProtocol
 from benchmarks.tasks import TASKS, Task
 
 NORMALIZATION_VERSION = 1
+"""Bump on any change of a constant (see the module docstring); never reuse a number."""
+
+VERSION_FINGERPRINTS: dict[int, str] = {
+    1: "387fe02743d2c979c7ba2b58f0fcc35af20b104662ca22f80a9a1408c5521dcd",
+}
+"""sha256 of every task's numbers (`fingerprint`) for each version: old entries are never edited."""
+
 PATH = Path(__file__).with_name("data") / "normalization.json"
 SUITE = "normalization"
+AGENT = "random"
+NUMBERS = ("floor", "floor_std", "floor_final", "floor_final_std", "floor_seeds", "ceiling")
+"""The per-task numbers a version fixes (`ceiling_source` is documentation)."""
 
-_PAPER_BEST = "reference: best median of any method in the paper's {row} (no analytic maximum)"
+STATISTIC = (
+    "floor: mean of curve.eval_score (paper metric: total reward / finished episodes over eval_steps) over "
+    "every evaluation of every seed; floor_std: sample std (ddof 1) of those evaluations (standard error = "
+    "floor_std / sqrt(floor_seeds * evaluations per seed)); floor_final: mean over seeds of final_score (mean "
+    "return of final_episodes complete episodes); floor_final_std: sample std over seeds (standard error = "
+    "floor_final_std / sqrt(floor_seeds)); floor_seeds: seeds measured"
+)
+DESCRIPTION = (
+    "normalized score = (score - floor) / (ceiling - floor): 0 = the random agent, 1 = the ceiling. floor: the "
+    "random agent (default settings) measured with the runner (`rtrrl-bench normalization --measure`, suite "
+    "'normalization') under floor_protocol; use floor for paper-metric scores (best_score, curve.eval_score) and "
+    "floor_final for final_score. ceiling: the analytic maximum of an episode's return where one exists, an "
+    "analytic upper bound where stated, else a documented reference (ceiling_source). The paper metric also "
+    "counts the unfinished last episode's rewards and realised scores are noisy, so a score can exceed an "
+    "expected or per-episode ceiling slightly. Bump version when any number changes."
+)
 
 
-def _cap(task: Task, default: int) -> int:
-    return task.max_episode_length or default
+# ---- ceilings ----------------------------------------------------------------------------------
 
 
-_FIXED: dict[str, tuple[float, str]] = {
-    "Acrobot-v1": (0.0, "analytic upper bound: every step's reward is ≤ 0 (not reachable; good policies score below)"),
-    "Pendulum-v1": (0.0, "analytic upper bound: every step's reward is ≤ 0 (not reachable; good policies score below)"),
-    "MountainCarContinuous-v0": (100.0, "analytic upper bound: +100 at the goal minus a non-negative action cost"),
-    "MemoryChain-bsuite": (1.0, "analytic: +1 for the right answer, once per episode"),
-    "DeepSea-bsuite": (0.99, "analytic: +1 treasure minus the total move cost 0.01"),
-    "Catch-bsuite": (1.0, "analytic: +1 for the catch, once per episode"),
-    "DiscountingChain-bsuite": (1.1, "analytic: the best chain pays optimal_return = 1.1 once per episode"),
-    "UmbrellaChain-bsuite": (1.0, "analytic (expected): +1 at the chain's end; the distractor rewards average 0"),
+@dataclass(frozen=True)
+class Ceiling:
+    value: float
+    source: str
+
+
+def _cap(task: Task, env_default: int) -> int:
+    """The task's episode cap (the wrapper's limit; `env_default` = gymnax's own default)."""
+    return task.max_episode_length or env_default
+
+
+def _cartpole(task: Task) -> Ceiling:
+    cap = _cap(task, 500)
+    return Ceiling(float(cap), f"analytic: +1 per step including the last, at most {cap} steps (the episode cap)")
+
+
+def _bernoulli(task: Task) -> Ceiling:
+    cap = _cap(task, 100)
+    return Ceiling(0.9 * cap, f"analytic (oracle, expected): the better arm pays 1 with probability 1 - reward_prob "
+                              f"= 0.9 in every episode, for {cap} steps")
+
+
+GAUSSIAN_ORACLE_PER_STEP = math.exp(-0.5) / math.sqrt(2 * math.pi) - (1 - statistics.NormalDist().cdf(1.0))
+"""E[max(0, mu)] for mu ~ N(-1, 1) = phi(1) - (1 - Phi(1)) = 0.0833: arm 0 pays 0, arm 1 pays mu on average."""
+
+
+def _gaussian(task: Task) -> Ceiling:
+    cap = _cap(task, 100)
+    return Ceiling(cap * GAUSSIAN_ORACLE_PER_STEP,
+                   f"analytic (oracle, expected): E[max(0, mu)] = {GAUSSIAN_ORACLE_PER_STEP:.4f} per step with mu ~ "
+                   f"N(-1, 1) (arm 0 pays 0), for {cap} steps")
+
+
+def _popgym(task: Task) -> Ceiling:
+    note = "popgym's documented maximum: every game's return is scaled into [-1, 1]"
+    if task.env_id.startswith("HigherLower"):
+        note += "; HigherLower's own best is below 1 (+-1/n per guess over n-1 guesses, 0 on equal ranks)"
+    elif task.env_id.startswith("Battleship"):
+        note += "; Battleship returns can also fall below -1 (misses cost 1/(steps - hits needed))"
+    elif task.env_id.startswith(("Labyrinth", "PositionOnlyPendulum", "NoisyPositionOnlyPendulum")):
+        note += "; an upper bound here (per-step costs or random starts keep the best return below 1)"
+    return Ceiling(1.0, note)
+
+
+def _constant(value: float, source: str) -> Callable[[Task], Ceiling]:
+    return lambda task: Ceiling(value, source)
+
+
+CEILING_RULES: dict[str, Callable[[Task], Ceiling]] = {
+    "popgym": _popgym,
+    "CartPole-v1": _cartpole,
+    "MemoryChain-bsuite": _constant(1.0, "analytic: one reward, +1 for the remembered bit, at the episode's last step"),
+    "DeepSea-bsuite": _constant(0.99, "analytic: +1 treasure after `size` right moves costing unscaled_move_cost/size "
+                                      "= 0.01/size each: 1 - 0.01 at every size"),
+    "Catch-bsuite": _constant(1.0, "analytic: one reward, +1 for the catch, at the episode's last step"),
+    "DiscountingChain-bsuite": _constant(1.1, "analytic: the best chain (action 0 at the first step) pays "
+                                              "optimal_return = 1.1 once per episode"),
+    "UmbrellaChain-bsuite": _constant(1.0, "analytic (expected): +1 at the chain's end; the +-1 distractor rewards "
+                                           "do not depend on actions and average 0"),
+    "BernoulliBandit-misc": _bernoulli,
+    "GaussianBandit-misc": _gaussian,
+    "MountainCarContinuous-v0": _constant(100.0, "analytic upper bound: +100 on reaching the goal (which ends the "
+                                                 "episode) minus 0.1 a^2 per step"),
+    "Acrobot-v1": _constant(0.0, "analytic upper bound: -1 per step, 0 on the goal step; not attainable (the swing-up "
+                                 "takes many steps)"),
+    "Pendulum-v1": _constant(0.0, "analytic upper bound: reward -(theta^2 + 0.1 thdot^2 + 0.001 u^2) <= 0; not "
+                                  "attainable from random starts"),
 }
-"""Ceilings that do not depend on the episode cap, by env id."""
+"""Family rules: a gymnax env id (or `popgym` for every popgym port) -> the task's ceiling."""
+
+_PAPER = "reference: best median in the paper's {table} row {row} ({agent}); no attainable analytic maximum: {why}"
+_MAZE = "+10 per goal reach, then a random restart (only bound: 10 per step)"
+_POINT = "+1 per step inside the goal radius, then a random restart (only bound: 1 per step)"
+_REACHER = "exp(-d^2) <= 1 per step with goals also outside the arm's reach (only bound: the cap)"
+_SWIMMER = "exp(-d^2/2) times an urchin penalty <= 1 per step (only bound: the cap)"
+
+CEILINGS_BY_TASK: dict[str, Ceiling] = {
+    "MetaMaze": Ceiling(40.0, _PAPER.format(table="Table 2", row="MetaMaze", agent="rtrrl", why=_MAZE)),
+    "MetaMaze-ep1000": Ceiling(61.6, _PAPER.format(table="Table 3", row="MetaMaze", agent="rtrrl", why=_MAZE)),
+    "PointRobot-ep1000": Ceiling(5.3, _PAPER.format(table="Table 3", row="PointRobot", agent="rtrrl", why=_POINT)),
+    "Reacher": Ceiling(114.45, _PAPER.format(table="Table 2", row="Reacher", agent="rtrrl-rtrl", why=_REACHER)),
+    "Reacher-ep1000": Ceiling(216.28, _PAPER.format(table="Table 3", row="Reacher", agent="rtrrl", why=_REACHER)),
+    "Swimmer": Ceiling(442.54, _PAPER.format(table="Table 2", row="Swimmer", agent="rtrrl", why=_SWIMMER)),
+    "Swimmer-ep1000": Ceiling(465.08, _PAPER.format(table="Table 3", row="Swimmer", agent="rtrrl", why=_SWIMMER)),
+}
+"""Per-task ceilings (checked before the family rules): the paper's best medians (`data/paper_tables.json`,
+copied here so that editing that file never moves a constant; a test keeps them equal)."""
 
 
-def ceiling(task: Task) -> tuple[float, str]:
-    """The task's ceiling and where it comes from."""
-    env, rows = task.env_id, task.paper_rows
-    if task.package == "popgym":
-        note = "popgym's documented maximum episode return"
-        if task.id.startswith("HigherLower"):
-            note += " (HigherLower's own best is below 1: rewards ±1/n over n−1 steps)"
-        if task.id.startswith("Battleship"):
-            note += " (Battleship returns can also fall below −1)"
-        return 1.0, note
-    if env == "CartPole-v1":
-        cap = _cap(task, 500)
-        return float(cap), f"analytic: +1 per step for {cap} steps (the episode cap)"
-    if env in _FIXED:
-        return _FIXED[env]
-    if env == "BernoulliBandit-misc":
-        cap = _cap(task, 100)
-        return 0.9 * cap, f"analytic: the better arm pays 1 with probability 0.9, for {cap} steps"
-    if env == "GaussianBandit-misc":
-        cap = _cap(task, 100)
-        best = math.exp(-0.5) / math.sqrt(2 * math.pi) - (1 - statistics.NormalDist().cdf(1.0))
-        return cap * best, (f"analytic (oracle): E[max(0, mu)] = {best:.4f} per step with mu ~ N(-1, 1), "
-                            f"for {cap} steps")
-    if rows:  # MetaMaze, PointRobot, Reacher, Swimmer: no closed form
-        return _paper_best(rows[0]), _PAPER_BEST.format(row=rows[0].replace(":", " row "))
-    raise KeyError(f"no ceiling rule for task {task.id!r}; add one to benchmarks/normalization.py")
+def ceiling(task: Task) -> Ceiling:
+    """The task's ceiling: its own entry in `CEILINGS_BY_TASK`, else its family's rule."""
+    if task.id in CEILINGS_BY_TASK:
+        return CEILINGS_BY_TASK[task.id]
+    family = "popgym" if task.package == "popgym" else task.env_id
+    if family not in CEILING_RULES:
+        raise KeyError(f"no ceiling for task {task.id!r}: add one to benchmarks/normalization.py")
+    return CEILING_RULES[family](task)
 
 
-def _paper_best(row: str) -> float:
-    table, name = row.split(":", 1)
-    data = json.loads((Path(__file__).with_name("data") / "paper_tables.json").read_text())
-    cells = next(r for r in data["tables"][table]["rows"] if r["paper_row"] == name)["results"].values()
-    return max(c["median"] for c in cells if c["median"] is not None)
+# ---- floors ------------------------------------------------------------------------------------
 
 
-def _mean_std(xs: list[float]) -> tuple[float, float]:
-    return statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0
+class FloorError(ValueError):
+    """Floors cannot be computed from these results (missing, failed or differently configured runs)."""
 
 
-def floors_from_results(results_dir: Path) -> dict[str, dict[str, Any]]:
-    """Floors from the `normalization` suite's result files (random agent, the fixed seeds)."""
-    evals: dict[str, list[float]] = defaultdict(list)
-    finals: dict[str, list[float]] = defaultdict(list)
-    seeds: dict[str, set[int]] = defaultdict(set)
-    for path in sorted((Path(results_dir) / SUITE).glob("*/random/seed_*.json")):
-        run = json.loads(path.read_text())
-        if run["seed"] not in FLOOR_SEEDS or run["status"] not in ("completed", "early-stopped"):
-            continue
-        evals[run["task"]] += [s for s in run["curve"]["eval_score"] if s is not None]
-        if run["final_score"] is not None:
-            finals[run["task"]].append(run["final_score"])
-        seeds[run["task"]].add(run["seed"])
-    out = {}
-    for task in sorted(evals):
-        f, fs = _mean_std(evals[task])
-        ff, ffs = _mean_std(finals[task]) if finals[task] else (f, fs)
-        out[task] = {"floor": f, "floor_std": fs, "floor_final": ff, "floor_final_std": ffs,
-                     "floor_seeds": len(seeds[task])}
+def _budget_overrides(budget: Budget) -> dict[str, dict[str, Any]]:
+    from benchmarks.config import to_jsonable
+
+    b = to_jsonable(budget)
+    return {"eval": b.pop("eval"), "budget": b}
+
+
+def floors_from_results(results_dir: Path, task_ids: Sequence[str] | None = None,
+                        seeds: Sequence[int] = FLOOR_SEEDS, budget: Budget = FLOOR_BUDGET) -> dict[str, dict[str, Any]]:
+    """Floors from the `normalization` suite's result files: every (task, seed) must be there,
+    finished, and made with the random agent's defaults, the task's registered settings and `budget`."""
+    import agents as agent_registry
+    from benchmarks.config import to_jsonable
+    from benchmarks.storage import read_result, result_path
+
+    task_ids = list(task_ids) if task_ids else sorted(TASKS)
+    want_budget = to_jsonable(budget)
+    want_agent = {"name": AGENT, "hyperparameters": to_jsonable(agent_registry.default_config(AGENT))}
+    problems: list[str] = []
+    out: dict[str, dict[str, Any]] = {}
+    for tid in task_ids:
+        evals: list[float] = []
+        finals: list[float] = []
+        for seed in seeds:
+            path = result_path(Path(results_dir), SUITE, tid, AGENT, seed)
+            try:
+                run = read_result(path) if path.exists() else None
+            except ValueError as e:
+                problems.append(f"{path}: {e}")
+                continue
+            if run is None:
+                problems.append(f"{tid} seed {seed}: no result file")
+            elif run.status not in ("completed", "early-stopped"):
+                problems.append(f"{tid} seed {seed}: {run.status} ({run.message})")
+            elif (run.config["budget"] != want_budget or run.config["agent"] != want_agent
+                  or run.config["task"] != TASKS[tid].to_config()):
+                problems.append(f"{tid} seed {seed}: made with other settings than the floor protocol")
+            elif not run.curve.eval_score or None in run.curve.eval_score or run.final_score is None:
+                problems.append(f"{tid} seed {seed}: non-finite scores")
+            else:
+                evals += run.curve.eval_score
+                finals.append(run.final_score)
+        if len(finals) == len(seeds):
+            out[tid] = {
+                "floor": statistics.fmean(evals),
+                "floor_std": statistics.stdev(evals) if len(evals) > 1 else 0.0,
+                "floor_final": statistics.fmean(finals),
+                "floor_final_std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
+                "floor_seeds": len(seeds),
+            }
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise FloorError(f"cannot compute floors from {results_dir}: {'; '.join(problems[:3])}{more}")
     return out
 
 
-def constants(floors: dict[str, dict[str, Any]], protocol: dict[str, Any]) -> dict[str, Any]:
-    """The JSON document: every registered task with a floor and a ceiling."""
-    missing = sorted(set(TASKS) - set(floors))
-    if missing:
-        raise ValueError(f"no floor measured for {', '.join(missing)}")
-    tasks = {}
-    for tid in sorted(TASKS):
-        c, source = ceiling(TASKS[tid])
-        tasks[tid] = {**floors[tid], "ceiling": c, "ceiling_source": source}
+def measure_floors(task_ids: Sequence[str] | None = None, *, seeds: Sequence[int] = FLOOR_SEEDS,
+                   budget: Budget = FLOOR_BUDGET, results_dir: Path | None = None, jobs: int = 1,
+                   command: str = "benchmarks.normalization.measure_floors", verbose: bool = False,
+                   ) -> dict[str, dict[str, Any]]:
+    """Measure floors with the runner, as `rtrrl-bench run --suite normalization` does: plan, run
+    each task's seeds as one vmapped block, write result files, then average them.
+
+    `results_dir` keeps the result files (runs already there with the same settings are reused);
+    by default they go to a temporary directory. Raises `FloorError` if any run failed.
+    """
+    from benchmarks.runner import LocalExecutor, make_plan
+    from benchmarks.storage import write_plan
+
+    task_ids = list(task_ids) if task_ids else sorted(TASKS)
+    with tempfile.TemporaryDirectory(prefix="rtrrl-floor-") as tmp:
+        out_dir = Path(results_dir) if results_dir is not None else Path(tmp)
+        plan = make_plan(out_dir, SUITE, task_ids, [AGENT], list(seeds), _budget_overrides(budget))
+        write_plan(out_dir, plan.suite, plan.runs, command)
+        if verbose:
+            from benchmarks.progress import GridProgress
+
+            reporter = GridProgress(plan)
+            reporter.print_plan(False)
+            with reporter:
+                LocalExecutor(jobs).execute(plan.units, out_dir, command, reporter.on_epoch, reporter.on_result)
+            reporter.summary()
+        else:
+            LocalExecutor(jobs).execute(plan.units, out_dir, command)
+        return floors_from_results(out_dir, task_ids, seeds, budget)
+
+
+# ---- the document ------------------------------------------------------------------------------
+
+
+def protocol(seeds: Sequence[int] = FLOOR_SEEDS, budget: Budget = FLOOR_BUDGET) -> dict[str, Any]:
+    """How the floors were obtained; `git_commit` ends in `-dirty` when the tree had uncommitted changes."""
+    from benchmarks import provenance
+
+    overrides = _budget_overrides(budget)
+    commit, dirty = provenance.git_state()
     return {
-        "version": NORMALIZATION_VERSION,
-        "description": ("normalized = (score - floor) / (ceiling - floor); floor = mean paper-metric score of the "
-                        "random agent over all evaluations and seeds (floor_final: of its final-policy scores); "
-                        "ceiling = analytic maximum or a documented reference (ceiling_source)"),
-        "floor_protocol": protocol,
-        "tasks": tasks,
+        "agent": AGENT,
+        "seeds": list(seeds),
+        "budget": overrides["budget"],
+        "eval": overrides["eval"],
+        "statistic": STATISTIC,
+        "git_commit": f"{commit}-dirty" if commit and dirty else commit,
+        "measured_utc": provenance.utc_now(),
+        "packages": provenance.package_versions(),
     }
 
 
-def protocol(command: str) -> dict[str, Any]:
-    from benchmarks import provenance
-    from benchmarks.config import to_jsonable
+def stored_protocol(doc: dict[str, Any]) -> tuple[tuple[int, ...], Budget]:
+    """(seeds, budget) of a constants document, to re-measure exactly as it was measured."""
+    p = doc["floor_protocol"]
+    return tuple(p["seeds"]), Budget(**p["budget"], eval=EvalProtocol(**p["eval"]))
 
-    prov = provenance.static_provenance()
-    return {"agent": "random", "suite": SUITE, "seeds": list(FLOOR_SEEDS), "budget": to_jsonable(FLOOR_BUDGET),
-            "statistic": "floor: mean of curve.eval_score over all evaluations and seeds; floor_final: mean of final_score",
-            "command": command, "git_commit": prov["git_commit"], "measured_utc": provenance.utc_now(),
-            "packages": prov["packages"], "device": prov["device"]}
+
+def constants(floors: dict[str, dict[str, Any]], floor_protocol: dict[str, Any],
+              task_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """The JSON document for `task_ids` (default: every registered task): floors + ceilings.
+    Raises ValueError if a floor is missing or not below its ceiling."""
+    task_ids = sorted(task_ids) if task_ids else sorted(TASKS)
+    missing = [t for t in task_ids if t not in floors]
+    if missing:
+        raise ValueError(f"no floor measured for {', '.join(missing)}")
+    tasks = {}
+    for tid in task_ids:
+        c = ceiling(TASKS[tid])
+        entry = {k: floors[tid][k] for k in NUMBERS[:-1]}
+        if not c.value > max(entry["floor"], entry["floor_final"]):
+            raise ValueError(f"{tid}: ceiling {c.value} is not above the floor {entry['floor']} / {entry['floor_final']}")
+        tasks[tid] = {**entry, "ceiling": c.value, "ceiling_source": c.source}
+    return {"version": NORMALIZATION_VERSION, "description": DESCRIPTION, "floor_protocol": floor_protocol,
+            "tasks": tasks}
+
+
+def fingerprint(doc: dict[str, Any]) -> str:
+    """sha256 of every task's numbers: changes exactly when a constant does."""
+    numbers = {tid: [c[k] for k in NUMBERS] for tid, c in doc["tasks"].items()}
+    return hashlib.sha256(json.dumps(numbers, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """Deterministic text: sorted keys, indent 2, ASCII, trailing newline."""
+    return json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def write(doc: dict[str, Any], path: Path = PATH) -> None:
     from benchmarks.storage import atomic_write_text
 
-    atomic_write_text(Path(path), json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    atomic_write_text(Path(path), dumps(doc))
 
 
 def load(path: Path = PATH) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
+
+
+def suite_matches_protocol() -> bool:
+    """The `normalization` suite (for `rtrrl-bench run`) runs the floor protocol."""
+    s = SUITES[SUITE]
+    return s.budget == FLOOR_BUDGET and s.seeds == len(FLOOR_SEEDS) and FLOOR_SEEDS == tuple(range(s.seeds))

@@ -1,5 +1,5 @@
-"""Normalization constants: complete, in sync with their rules, reproducible, and ceilings that
-hold up against the environments themselves."""
+"""Normalization constants: complete, versioned, in sync with the ceiling table, reproducible with the
+runner, and analytic ceilings that hold up against the environments themselves."""
 
 from __future__ import annotations
 
@@ -12,44 +12,154 @@ import numpy as np
 import pytest
 
 from benchmarks import normalization as norm
-from benchmarks.suites import FLOOR_BUDGET, FLOOR_SEEDS, SUITES
+from benchmarks.envs import make_env
+from benchmarks.evaluation import paper_score
+from benchmarks.suites import FLOOR_BUDGET, FLOOR_SEEDS
 from benchmarks.tasks import TASKS
 
 DOC = norm.load()
+TASK_KEYS = {"floor", "floor_std", "floor_final", "floor_final_std", "floor_seeds", "ceiling", "ceiling_source"}
+PROTOCOL_KEYS = {"agent", "seeds", "budget", "eval", "statistic", "git_commit", "measured_utc", "packages"}
+STATS = ("floor", "floor_std", "floor_final", "floor_final_std", "floor_seeds")
 
 
-def test_every_task_has_constants_of_this_version():
+def test_every_registered_task_has_constants_of_this_version():
     assert DOC["version"] == norm.NORMALIZATION_VERSION
-    assert set(DOC["tasks"]) == set(TASKS)
-    assert SUITES["normalization"].tasks == tuple(TASKS)
-    proto = DOC["floor_protocol"]
-    assert proto["seeds"] == list(FLOOR_SEEDS) and proto["budget"]["max_env_steps"] == FLOOR_BUDGET.max_env_steps
+    assert set(DOC) == {"version", "description", "floor_protocol", "tasks"}
+    assert set(DOC["floor_protocol"]) == PROTOCOL_KEYS
+    assert set(DOC["tasks"]) == set(TASKS) and len(TASKS) >= 82
     for tid, c in DOC["tasks"].items():
+        assert set(c) == TASK_KEYS, tid
         assert c["floor_seeds"] == len(FLOOR_SEEDS), tid
-        assert c["ceiling"] > c["floor"] and c["ceiling"] > c["floor_final"], tid
+        assert c["floor_std"] >= 0 and c["floor_final_std"] >= 0, tid
 
 
-def test_ceilings_match_their_rules():
-    """The file is regenerated from the rules, never edited by hand."""
+def test_ceiling_is_above_the_floor_for_every_task():
     for tid, c in DOC["tasks"].items():
-        assert (c["ceiling"], c["ceiling_source"]) == norm.ceiling(TASKS[tid]), tid
+        assert c["ceiling"] > c["floor"] and c["ceiling"] > c["floor_final"], tid
+        assert norm.ceiling(TASKS[tid]).value > max(c["floor"], c["floor_final"]), tid
+    bad = {**DOC["tasks"]["DeepSea-4"], "floor": 0.99}
+    with pytest.raises(ValueError, match="not above the floor"):
+        norm.constants({**DOC["tasks"], "DeepSea-4": bad}, DOC["floor_protocol"])
 
 
-def test_a_floor_is_reproduced_by_the_runner(cli, tmp_path):
-    """Re-running the stored protocol on one task gives the stored floor exactly."""
-    code, _, err = cli("run", "--suite", "normalization", "--task", "CartPole-vel", "--out", str(tmp_path), "--jobs", "1")
+def test_the_file_matches_the_ceiling_table_and_its_version():
+    """Ceilings come from the Python table; any changed number needs a new version (fingerprint)."""
+    for tid, c in DOC["tasks"].items():
+        expected = norm.ceiling(TASKS[tid])
+        assert (c["ceiling"], c["ceiling_source"]) == (expected.value, expected.source), tid
+    assert norm.fingerprint(DOC) == norm.VERSION_FINGERPRINTS[norm.NORMALIZATION_VERSION], (
+        "a constant changed: bump NORMALIZATION_VERSION and add the new fingerprint")
+    assert max(norm.VERSION_FINGERPRINTS) == norm.NORMALIZATION_VERSION
+
+
+def test_the_file_is_deterministic_json_regenerated_from_its_floors():
+    text = norm.PATH.read_text()
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n" and text.isascii()
+    assert norm.dumps(norm.constants(DOC["tasks"], DOC["floor_protocol"])) == text
+
+
+def test_the_stored_protocol_is_the_floor_protocol():
+    assert DOC["floor_protocol"]["agent"] == "random"
+    assert norm.stored_protocol(DOC) == (FLOOR_SEEDS, FLOOR_BUDGET)
+    assert norm.suite_matches_protocol()  # `rtrrl-bench run --suite normalization` measures the same
+    assert FLOOR_BUDGET.max_env_steps // FLOOR_BUDGET.eval_interval < FLOOR_BUDGET.patience  # never stops early
+
+
+def test_every_ceiling_rule_is_used_and_references_match_the_paper():
+    families = {"popgym" if t.package == "popgym" else t.env_id for t in TASKS.values()}
+    assert set(norm.CEILING_RULES) <= families
+    assert set(norm.CEILINGS_BY_TASK) <= set(TASKS)
+    paper = json.loads((norm.PATH.parent / "paper_tables.json").read_text())["tables"]
+    for tid, c in norm.CEILINGS_BY_TASK.items():
+        table, row = TASKS[tid].paper_rows[0].split(":", 1)
+        cells = next(r for r in paper[table]["rows"] if r["paper_row"] == row)["results"].values()
+        assert c.value == max(x["median"] for x in cells if x["median"] is not None), tid
+
+
+def test_remeasuring_a_floor_with_the_stored_protocol_reproduces_it_exactly(tmp_path):
+    seeds, budget = norm.stored_protocol(DOC)
+    floors = norm.measure_floors(["DeepSea-4"], seeds=seeds, budget=budget, results_dir=tmp_path)
+    assert floors["DeepSea-4"] == {k: DOC["tasks"]["DeepSea-4"][k] for k in STATS}
+
+
+@pytest.mark.slow
+def test_the_measure_command_reproduces_stored_floors_exactly(cli, tmp_path):
+    out = tmp_path / "constants.json"
+    code, _, err = cli("normalization", "--measure", "--task", "CartPole-vel", "--task", "RepeatPreviousEasy",
+                       "--write", str(out))
     assert code == 0, err
-    floors = norm.floors_from_results(tmp_path)
-    stored = DOC["tasks"]["CartPole-vel"]
-    for k in ("floor", "floor_std", "floor_final", "floor_final_std", "floor_seeds"):
-        assert floors["CartPole-vel"][k] == pytest.approx(stored[k], rel=1e-12), k
+    new = norm.load(out)
+    assert set(new["tasks"]) == {"CartPole-vel", "RepeatPreviousEasy"}
+    for tid, c in new["tasks"].items():
+        assert c == DOC["tasks"][tid], tid
 
 
-def test_normalization_command_shows_and_refuses(cli):
-    code, out, _ = cli("normalization")
-    assert code == 0 and "CartPole-vel" in out and f"v{norm.NORMALIZATION_VERSION}" in out
-    code, _, err = cli("normalization", "--write")
-    assert code == 2 and "--from" in err and len(err.strip().splitlines()) == 1
+def test_normalization_command_shows_and_refuses(cli, tmp_path):
+    code, out, _ = cli("normalization", "--task", "DeepSea-4")
+    assert code == 0 and "DeepSea-4" in out and f"v{norm.NORMALIZATION_VERSION}" in out and "MemoryChain" not in out
+    for args, words in [(("--task", "NoSuchTask"), "unknown task"),
+                        (("--measure", "--task", "DeepSea-4"), "--write FILE"),
+                        (("--measure", "--from", str(tmp_path)), "exclude"),
+                        (("--from", str(tmp_path / "missing")), "no results directory"),
+                        (("--from", str(tmp_path)), "no result file")]:
+        code, _, err = cli("normalization", *args)
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, (args, err)
+    code, _, err = cli("normalization", "--write", str(tmp_path / "c.json"))
+    assert code == 0, err
+    assert (tmp_path / "c.json").read_text() == norm.PATH.read_text()
+
+
+# ---- analytic ceilings against the environments -------------------------------------------------------
+
+
+class Scripted:
+    """A memory-carrying scripted policy behind the agent interface the shared evaluation calls."""
+
+    def __init__(self, act):
+        self.act = act  # (carry, obs) -> (carry, action)
+
+    def initial_carry(self, params):
+        return jnp.zeros((), jnp.int32)
+
+    def policy(self, params, carry, timestep, key):
+        return self.act(carry, timestep.obs)
+
+
+def _deep_sea(size: int) -> Scripted:
+    mapping = gymnax.make("DeepSea-bsuite", size=size)[0].action_mapping  # the action that moves right
+
+    def act(carry, obs):
+        idx = jnp.argmax(obs)
+        return carry, mapping[idx // size, idx % size]
+
+    return Scripted(act)
+
+
+def _memory_chain(carry, obs):
+    bit = jnp.where(obs[2] != 0, (obs[2] > 0).astype(jnp.int32), carry)  # the context is shown at t = 0 only
+    return bit, bit
+
+
+def _catch(carry, obs):
+    grid = obs.reshape(10, 5)
+    ball_x = jnp.argmax(grid[:-1].max(axis=0))
+    paddle_x = jnp.argmax(grid[-1])
+    return carry, 1 + jnp.sign(ball_x - paddle_x)
+
+
+@pytest.mark.parametrize("task,agent", [
+    ("DeepSea-4", _deep_sea(4)),
+    ("DeepSea-16", _deep_sea(16)),
+    ("MemoryChain-16", Scripted(_memory_chain)),
+    ("Catch-ep1000", Scripted(_catch)),
+    ("DiscountingChain", Scripted(lambda carry, obs: (carry, jnp.zeros((), jnp.int32)))),
+])
+def test_an_optimal_policy_scores_the_analytic_ceiling_under_the_paper_metric(task, agent):
+    env = make_env(TASKS[task])
+    steps = FLOOR_BUDGET.eval.eval_steps
+    score = jax.jit(lambda key: paper_score(agent, env, None, key, steps))(jax.random.PRNGKey(0))
+    assert float(score) == pytest.approx(norm.ceiling(TASKS[task]).value, abs=1e-4)
 
 
 def test_bandit_ceilings_are_the_oracle_returns():
@@ -58,16 +168,10 @@ def test_bandit_ceilings_are_the_oracle_returns():
     env, params = gymnax.make("BernoulliBandit-misc")
     _, state = jax.vmap(env.reset, (0, None))(keys, params)
     np.testing.assert_allclose(np.asarray(state.exp_reward_best), 0.9, rtol=1e-6)
-    cap = TASKS["BernoulliBandit"].max_episode_length
-    assert norm.ceiling(TASKS["BernoulliBandit"])[0] == pytest.approx(0.9 * cap)
+    assert norm.ceiling(TASKS["BernoulliBandit"]).value == pytest.approx(0.9 * TASKS["BernoulliBandit"].max_episode_length)
 
     env, params = gymnax.make("GaussianBandit-misc")
     _, state = jax.vmap(env.reset, (0, None))(keys, params)
     oracle = np.asarray(jnp.maximum(state.mu, 0.0))
-    per_step = norm.ceiling(TASKS["GaussianBandit-ep1000"])[0] / 1000
+    per_step = norm.ceiling(TASKS["GaussianBandit-ep1000"]).value / 1000
     assert abs(oracle.mean() - per_step) < 4 * oracle.std() / np.sqrt(len(oracle))
-
-
-def test_constants_file_is_plain_json_with_sorted_keys():
-    text = norm.PATH.read_text()
-    assert text == json.dumps(json.loads(text), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
