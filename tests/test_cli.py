@@ -172,6 +172,7 @@ def test_dry_run_and_list(cli, tmp_path):
         assert needle in stdout
 
 
+@pytest.mark.slow  # ~30 s: keeps `nox -s tests` well under 10 min
 def test_killed_at_random_moments_then_resumed(tmp_path):
     """Kill the real console command at random moments; every file left is valid; a re-run finishes the grid."""
     out = tmp_path / "res"

@@ -122,6 +122,7 @@ def test_truncation_bootstraps_from_the_final_observation():
             obs = ts.obs
 
 
+@pytest.mark.slow  # ~35 s: keeps `nox -s tests` well under 10 min
 def test_vmapped_seed_block_does_not_hang():
     """purejaxrl's vmapped seeds hung on jax 0.10 (vmapped QR in orthogonal inits starving the
     CPU pool). The runner inits seed by seed; run a 4-seed block of every PPO agent, without
