@@ -269,9 +269,11 @@ def render_markdown(loaded: Loaded, sections: list[SuiteSection], paper_df: pd.D
         lines += ["## Comparison with the paper (Tables 2 and 3)", "",
                   f"⚠ marks our median outside the paper's spread: more than {tables.PAPER_SPREAD:g} paper stds, "
                   f"or {tables.PAPER_MIN_TOLERANCE:.0%} of the task's normalization range where the paper's std is "
-                  "smaller, from the paper's median. Cells without our runs show –. The paper trained up to 50M env "
-                  "steps with patience 20: compare only runs with a comparable budget (env steps column).", "",
-                  md(tables.paper_display(paper_df))]
+                  "smaller, from the paper's median. The paper trained up to 50M env steps with patience 20: "
+                  "compare only runs with a comparable budget (env steps column). Cells without our runs are left "
+                  "out here; `tables/paper_comparison.csv` has all of them.", "",
+                  md(tables.paper_display(paper_df[paper_df["ours_runs"] > 0]))
+                  if (paper_df["ours_runs"] > 0).any() else "_No runs of the paper's tasks and agents yet._\n"]
     if loaded.rejected:
         lines += ["## Rejected files", ""]
         lines += [f"- `{tables.md_escape(p)}`: {tables.md_escape(why)}" for p, why in loaded.rejected]

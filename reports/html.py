@@ -86,6 +86,7 @@ def render_html(loaded: Loaded, sections: list[SuiteSection], paper_df: pd.DataF
         suites=suites, n_valid=len(loaded.runs), rejected=[(str(p), why) for p, why in loaded.rejected],
         constants_line=constants_line(constants), policy=POLICY, reps=opts.reps, reps_small=opts.reps_small,
         seed=opts.seed, alpha=tables.ALPHA,
-        paper=_frame(tables.paper_display(paper_df)) if not paper_df.empty else None,
+        paper=_frame(tables.paper_display(paper_df[paper_df["ours_runs"] > 0]))
+        if not paper_df.empty and (paper_df["ours_runs"] > 0).any() else None,
         per_task_columns=["runs", "best (median ± std)", "normalized IQM [95% CI]", "final (mean)",
                           "env steps to stop (median)", "steps/s (block)", "p vs leader (Holm)"])

@@ -136,6 +136,10 @@ def test_report_files_and_contents(built, grid):
     text = built.readme.read_text()
     assert "Failure policy" in text and "Normalization constants version 99" in text
     assert "seed_12.json" in text and "seed_13.json" in text
+    paper = text[text.index("## Comparison with the paper"):]
+    assert "| table2 | CartPole-vel | CartPole-vel | rtrrl |" in paper, "cells with our runs are shown"
+    assert "| linear-td |" not in paper, "cells without runs are left to the CSV"
+    assert "| linear-td |" in (out / "tables/paper_comparison.md").read_text()
     agg = pd.read_csv(out / "tables/demo_aggregates.csv").set_index("agent")
     assert agg.loc["rtrrl", "iqm"] > agg.loc["ppo", "iqm"] > agg.loc["random", "iqm"]
     assert (agg["iqm_low"] <= agg["iqm"]).all() and (agg["iqm"] <= agg["iqm_high"]).all()
