@@ -17,15 +17,21 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import scipy.stats
 
 METRICS = ("median", "iqm", "mean", "optimality_gap")
 CHUNK = 4_096
-"""Resamples per vectorized batch: bounds memory; fixed, so results do not depend on it changing."""
+"""Most resamples per vectorized batch. Batches consume the generator in order, so the batch size
+is part of the result: it is fixed (or derived only from the data's shape, see `_chunk`)."""
+ELEMENTS = 1 << 22
+"""Most resampled scores held per batch (32 MiB of float64): bounds memory for large matrices."""
+SORT_MAX = 1_024
+"""Rows up to this length are trimmed by a full sort (numpy's SIMD sort beats a two-point partition);
+longer rows by two one-point partitions."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,11 @@ class _Stratified:
         """One (reps, k, tasks_k) resample per group of tasks with k runs."""
         out = []
         for k, values in self.groups:
-            idx = rng.integers(0, k, size=(reps, k, values.shape[1]))
-            out.append(np.take_along_axis(values[None], idx, axis=1))
+            tasks = values.shape[1]
+            idx = rng.integers(0, k, size=(reps, k, tasks))
+            idx *= tasks  # flat index into the (k, tasks) block: cheaper than take_along_axis
+            idx += np.arange(tasks)
+            out.append(np.take(values.ravel(), idx))
         return out
 
     def draw(self, rng: np.random.Generator, reps: int) -> np.ndarray:
@@ -79,11 +88,13 @@ def _trim(n: int) -> int:
 
 
 def _iqm_rows(x: np.ndarray) -> np.ndarray:
-    """Interquartile mean of every row of (reps, N), by partial sorting."""
+    """Interquartile mean of every row of (reps, N): the middle N - 2*int(N/4) order statistics."""
     n = x.shape[1]
     lo = _trim(n)
-    p = np.partition(x, sorted({lo, n - lo - 1}), axis=1)
-    return p[:, lo:n - lo].mean(axis=1)
+    if n <= SORT_MAX:
+        return np.sort(x, axis=1)[:, lo:n - lo].mean(axis=1)
+    upper = np.partition(x, lo, axis=1)[:, lo:]  # the n - lo largest
+    return np.partition(upper, n - 2 * lo - 1, axis=1)[:, :n - 2 * lo].mean(axis=1)
 
 
 def _aggregates_groups(groups: list[np.ndarray], gamma: float) -> np.ndarray:
@@ -114,14 +125,30 @@ def aggregate(scores: np.ndarray, gamma: float = 1.0) -> dict[str, float]:
 
 
 def _percentiles(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    alpha = 100 * (1 - confidence) / 2
-    lo, hi = np.percentile(values, [alpha, 100 - alpha], axis=0)
+    """Percentile CI endpoints per column, computed as arch's `conf_int(method="percentile")` does
+    (the same float arithmetic for the levels, numpy's default linear interpolation)."""
+    alpha = (1.0 - confidence) / 2
+    lo, hi = np.percentile(values, [100 * alpha, 100 * (1.0 - alpha)], axis=0)
     return lo, hi
 
 
-def _bootstrap(reps: int, stat: Callable[[int], np.ndarray]) -> np.ndarray:
+def _chunk(elements_per_rep: int) -> int:
+    """Resamples per batch: CHUNK, fewer when one resample is large (depends on shapes only)."""
+    return max(1, min(CHUNK, ELEMENTS // max(1, elements_per_rep)))
+
+
+def _bootstrap(reps: int, stat: Callable[[int], np.ndarray], chunk: int = CHUNK) -> np.ndarray:
     """Concatenate `stat(size)` over fixed-size chunks of resamples."""
-    return np.concatenate([stat(min(CHUNK, reps - i)) for i in range(0, reps, CHUNK)], axis=0)
+    return np.concatenate([stat(min(chunk, reps - i)) for i in range(0, reps, chunk)], axis=0)
+
+
+def _metric_intervals(boot: _Stratified, rng: np.random.Generator, reps: int, gamma: float,
+                      confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """CI endpoints of the 4 metrics (in METRICS order) of one agent's stratified resamples."""
+    def stat(r: int) -> np.ndarray:
+        return _aggregates_groups(boot.draw_groups(rng, r), gamma)
+
+    return _percentiles(_bootstrap(reps, stat, _chunk(boot.n)), confidence)
 
 
 def interval_estimates(score_dict: dict[str, np.ndarray], reps: int = 50_000, seed: int = 0,
@@ -134,9 +161,7 @@ def interval_estimates(score_dict: dict[str, np.ndarray], reps: int = 50_000, se
         if boot.n == 0:
             out[name] = {m: Interval(math.nan, math.nan, math.nan) for m in METRICS}
             continue
-        rng = _rng(seed, name)
-        values = _bootstrap(reps, lambda r: _aggregates_groups(boot.draw_groups(rng, r), gamma))
-        lo, hi = _percentiles(values, confidence)
+        lo, hi = _metric_intervals(boot, _rng(seed, name), reps, gamma, confidence)
         out[name] = {m: Interval(point[m], float(lo[i]), float(hi[i])) for i, m in enumerate(METRICS)}
     return out
 
@@ -157,6 +182,7 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _shared(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(x's runs, y's runs) of each task where both have runs."""
     x, y = np.atleast_2d(np.asarray(x, float)), np.atleast_2d(np.asarray(y, float))
     out = []
     for j in range(min(x.shape[1], y.shape[1])):
@@ -166,28 +192,58 @@ def _shared(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
     return out
 
 
+def _poi_interval(pairs: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, reps: int,
+                  confidence: float) -> tuple[float, float]:
+    """CI of the task-averaged P(x > y), resampling x's and y's runs independently within each task."""
+    def stat(r: int) -> np.ndarray:
+        per_task = []
+        for xa, yb in pairs:
+            xs = xa[rng.integers(0, len(xa), size=(r, len(xa)))]
+            ys = yb[rng.integers(0, len(yb), size=(r, len(yb)))]
+            per_task.append(_poi_task(xs, ys))
+        return np.mean(per_task, axis=0)[:, None]
+
+    widest = max(len(xa) * len(yb) for xa, yb in pairs)  # the (r, nx, ny) comparison arrays
+    lo, hi = _percentiles(_bootstrap(reps, stat, _chunk(widest)), confidence)
+    return float(lo[0]), float(hi[0])
+
+
 def poi_matrix(score_dict: dict[str, np.ndarray], reps: int = 2_000, seed: int = 0,
                confidence: float = 0.95) -> dict[tuple[str, str], Interval]:
-    """P(a > b) for every ordered pair, with CIs from independent stratified resampling of a and b."""
+    """P(a > b) for every ordered pair, with CIs from independent stratified resampling of a and b;
+    each pair's generator comes from (seed, a, b), so other agents never move a pair's CI."""
     out: dict[tuple[str, str], Interval] = {}
     for a, b in itertools.permutations(sorted(score_dict), 2):
         pairs = _shared(score_dict[a], score_dict[b])
         if not pairs:
             out[(a, b)] = Interval(math.nan, math.nan, math.nan)
             continue
-        rng = _rng(seed, a, b)
-
-        def stat(r: int) -> np.ndarray:
-            per_task = []
-            for xa, yb in pairs:
-                xs = xa[rng.integers(0, len(xa), size=(r, len(xa)))]
-                ys = yb[rng.integers(0, len(yb), size=(r, len(yb)))]
-                per_task.append(_poi_task(xs, ys))
-            return np.mean(per_task, axis=0)[:, None]
-
-        lo, hi = _percentiles(_bootstrap(reps, stat), confidence)
-        out[(a, b)] = Interval(probability_of_improvement(score_dict[a], score_dict[b]), float(lo[0]), float(hi[0]))
+        lo, hi = _poi_interval(pairs, _rng(seed, a, b), reps, confidence)
+        out[(a, b)] = Interval(probability_of_improvement(score_dict[a], score_dict[b]), lo, hi)
     return out
+
+
+def _fraction_above(x: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """(reps, len(taus)): the fraction of each row's entries strictly above each tau, without a
+    Python loop over rows or taus: bin every entry by how many taus lie below it, count the bins
+    per row, and accumulate."""
+    order = np.argsort(taus, kind="stable")
+    reps, n, t = x.shape[0], x.shape[1], len(taus)
+    below = np.searchsorted(taus[order], x, side="left")  # entry > tau_j  <=>  j < below
+    counts = np.bincount((below + (np.arange(reps) * (t + 1))[:, None]).ravel(), minlength=reps * (t + 1))
+    at_most = np.cumsum(counts.reshape(reps, t + 1), axis=1)[:, :t]  # entries <= tau_j (sorted taus)
+    out = np.empty((reps, t))
+    out[:, order] = (n - at_most) / n
+    return out
+
+
+def _profile_interval(boot: _Stratified, taus: np.ndarray, rng: np.random.Generator, reps: int,
+                      confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """CI band of one agent's run-score distribution at each tau."""
+    def stat(r: int) -> np.ndarray:
+        return _fraction_above(boot.draw(rng, r), taus)
+
+    return _percentiles(_bootstrap(reps, stat, _chunk(boot.n)), confidence)
 
 
 def performance_profile(score_dict: dict[str, np.ndarray], taus: np.ndarray, reps: int = 2_000, seed: int = 0,
@@ -203,65 +259,74 @@ def performance_profile(score_dict: dict[str, np.ndarray], taus: np.ndarray, rep
             continue
         flat = np.concatenate(_columns(score_dict[name]))
         point = (flat[:, None] > taus[None, :]).mean(axis=0)
-        rng = _rng(seed, name)
-
-        def stat(r: int) -> np.ndarray:
-            x = np.sort(boot.draw(rng, r), axis=1)
-            below = np.stack([np.searchsorted(row, taus, side="right") for row in x])
-            return 1.0 - below / x.shape[1]
-
-        lo, hi = _percentiles(_bootstrap(reps, stat), confidence)
-        out[name] = (point, lo, hi)
+        out[name] = (point, *_profile_interval(boot, taus, _rng(seed, name), reps, confidence))
     return out
+
+
+def _run_blocks(c: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Curves (points, runs, tasks) regrouped by run count: [(k, (points, k, tasks_k))]. A run is
+    present if it has any finite point; tasks without runs are dropped."""
+    present = np.isfinite(c).any(axis=0)  # (runs, tasks)
+    counts = present.sum(axis=0)
+    by_count: dict[int, list[int]] = {}
+    for j in range(c.shape[2]):
+        if counts[j]:
+            by_count.setdefault(int(counts[j]), []).append(j)
+    return [(k, np.stack([c[:, present[:, j], j] for j in js], axis=2)) for k, js in sorted(by_count.items())]
+
+
+def _efficiency_interval(blocks: list[tuple[int, np.ndarray]], rng: np.random.Generator, reps: int,
+                         confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """CI of the IQM at each point; a rep resamples runs, not points: a run is kept or dropped with
+    its whole curve."""
+    points = blocks[0][1].shape[0]
+
+    def stat(r: int) -> np.ndarray:
+        parts = []
+        for k, v in blocks:  # v: (points, k, tasks_k)
+            idx = rng.integers(0, k, size=(r, k, v.shape[2]))
+            g = np.take_along_axis(v[None], idx[:, None], axis=2)  # (r, points, k, tasks_k)
+            parts.append(g.reshape(r, points, -1))
+        x = np.concatenate(parts, axis=2)  # (r, points, runs)
+        return _nan_iqm_rows(x.reshape(r * points, -1)).reshape(r, points)
+
+    runs = sum(k * v.shape[2] for k, v in blocks)
+    return _percentiles(_bootstrap(reps, stat, _chunk(points * runs)), confidence)
 
 
 def sample_efficiency(curves: dict[str, np.ndarray], reps: int = 2_000, seed: int = 0,
                       confidence: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """IQM at each point of (points, runs, tasks) curves; one run resample per rep for all points."""
+    """IQM at each point of (points, runs, tasks) curves; one run resample per rep for all points,
+    so each resampled curve is coherent. (rliable's recipe, IQM per point of a (runs, tasks, points)
+    array, draws runs independently per point; each point's CI has the same distribution.)"""
     out = {}
     for name in sorted(curves):
         c = np.asarray(curves[name], float)
-        points = c.shape[0]
-        point = np.array([aggregate(c[i])["iqm"] for i in range(points)])
-        # resample runs, not points: a run is kept or dropped with its whole curve
-        present = np.isfinite(c).any(axis=0)  # (runs, tasks)
-        counts = present.sum(axis=0)
-        tasks = [j for j in range(c.shape[2]) if counts[j]]
-        if not tasks:
-            nan = np.full(points, np.nan)
+        point = np.array([aggregate(c[i])["iqm"] for i in range(c.shape[0])])
+        blocks = _run_blocks(c)
+        if not blocks:
+            nan = np.full(c.shape[0], np.nan)
             out[name] = (nan, nan, nan)
             continue
-        by_count: dict[int, list[int]] = {}
-        for j in tasks:
-            by_count.setdefault(int(counts[j]), []).append(j)
-        blocks = [(k, np.stack([c[:, present[:, j], j] for j in js], axis=2)) for k, js in sorted(by_count.items())]
-        rng = _rng(seed, name)
-
-        def stat(r: int) -> np.ndarray:
-            parts = []
-            for k, v in blocks:  # v: (points, k, tasks_k)
-                idx = rng.integers(0, k, size=(r, k, v.shape[2]))
-                g = np.take_along_axis(v[None], idx[:, None], axis=2)  # (r, points, k, tasks_k)
-                parts.append(g.reshape(r, points, -1))
-            x = np.concatenate(parts, axis=2)
-            return np.stack([_nan_iqm_rows(x[:, p]) for p in range(points)], axis=1)
-
-        lo, hi = _percentiles(_bootstrap(reps, stat), confidence)
-        out[name] = (point, lo, hi)
+        out[name] = (point, *_efficiency_interval(blocks, _rng(seed, name), reps, confidence))
     return out
 
 
 def _nan_iqm_rows(x: np.ndarray) -> np.ndarray:
-    """IQM of each row ignoring NaNs (a run with no evaluation yet at an early point)."""
+    """IQM of each row ignoring NaNs (a run with no evaluation yet at an early point), NaN for a
+    row without values. Rows have different counts n, so each keeps sorted positions
+    [int(n/4), n - int(n/4)) by a mask rather than a slice."""
     finite = np.isfinite(x)
     if finite.all():
         return _iqm_rows(x)
-    out = np.full(x.shape[0], np.nan)
-    for i in range(x.shape[0]):
-        row = x[i][finite[i]]
-        if row.size:
-            out[i] = scipy.stats.trim_mean(row, 0.25)
-    return out
+    s = np.sort(np.where(finite, x, np.inf), axis=1)  # missing values sort last
+    n = finite.sum(axis=1)
+    lo = (n // 4)[:, None]  # == int(0.25 * n) for integer n
+    pos = np.arange(x.shape[1])[None, :]
+    keep = (pos >= lo) & (pos < n[:, None] - lo)
+    total = np.where(keep, s, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / (n - 2 * lo[:, 0]), np.nan)
 
 
 def permutation_test(x: np.ndarray, y: np.ndarray, n_resamples: int = 10_000, seed: int = 0) -> float:
