@@ -1,4 +1,4 @@
-"""Sessions: `tests` (default, < 10 min on 2 cores), `bench`, `report`, `slow`, `perf`.
+"""Sessions: `tests` (default, < 10 min on 2 cores), `bench`, `report`, `slow`, `ray`, `perf`.
 
     nox -s tests                      # the test suite
     nox -s bench                      # the `quick` suite, then its report
@@ -28,7 +28,7 @@ def _results_dir(args: list[str]) -> str:
 def tests(session: nox.Session) -> None:
     """Unit, differential and short learning tests (no `slow` ones)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not slow", *session.posargs, env=ENV)
+    session.run("pytest", "-m", "not slow and not ray", *session.posargs, env=ENV)
 
 
 @nox.session
@@ -36,6 +36,13 @@ def slow(session: nox.Session) -> None:
     """Long tests: exhaustive and learning tests."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "slow", *session.posargs, env=ENV, success_codes=[0, 5])
+
+
+@nox.session
+def ray(session: nox.Session) -> None:
+    """The Ray executor on local multi-node Ray clusters (installs the `ray` extra)."""
+    session.install("-e", ".[test,ray]")
+    session.run("pytest", "-m", "ray", *session.posargs, env=ENV)
 
 
 @nox.session

@@ -78,7 +78,18 @@ def cli() -> None:
               help="Override a setting: <agent>.<field>, task.<field>, budget.<field>, eval.<field> (repeatable).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML/JSON file of overrides (--set wins).")
 @click.option("--jobs", type=int, callback=_positive,
-              help="Worker processes (default: one per CPU core, at most 8, on CPU; 1 on an accelerator).")
+              help="Local executor: worker processes (default: one per CPU core, at most 8, on CPU; 1 on an accelerator).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where units compute: this machine, or a Ray cluster (pip install -e '.[ray]').")
+@click.option("--address", default=None, metavar="auto|HOST:PORT",
+              help="Ray: the cluster to join (auto: the one `ray start` runs here); default: start Ray on this machine.")
+@click.option("--ray-cpus", type=float, default=1.0, show_default=True, help="Ray: CPUs each unit asks for.")
+@click.option("--ray-gpus", type=float, default=None,
+              help="Ray: GPU share each unit asks for (default: 0.25 on a cluster with GPUs, else 0).")
+@click.option("--max-retries", type=int, default=3, show_default=True,
+              help="Ray: reruns of a unit whose worker process or node is lost, before a failure record.")
+@click.option("--exception-retries", type=int, default=1, show_default=True,
+              help="Ray: reruns of a unit whose code raised, before a failure record.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import a module that registers extra agents or tasks (repeatable).")
 @click.option("--compile-cache", default=lambda: os.environ.get("RTRRL_BENCH_COMPILE_CACHE", DEFAULT_CACHE),
@@ -88,7 +99,8 @@ def cli() -> None:
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
 def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequence[str], seeds: str | None, max_steps: int | None,
         eval_interval: int | None, patience: int | None, block_size: int | None, out: str, sets: Sequence[str],
-        config_file: str | None, jobs: int | None, plugins: Sequence[str], compile_cache: str,
+        config_file: str | None, jobs: int | None, executor: str, address: str | None, ray_cpus: float,
+        ray_gpus: float | None, max_retries: int, exception_retries: int, plugins: Sequence[str], compile_cache: str,
         dry_run: bool, progress: bool | None) -> None:
     """Train a grid of agents x tasks x seeds and write one JSON file per run (resumable)."""
     from benchmarks.config import ConfigError, load_config_file, merge_overrides, parse_set_options
@@ -96,6 +108,23 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
     from benchmarks.storage import check_writable, write_plan
 
     out_dir = Path(out)
+    ctx = click.get_current_context()
+    if executor == "local":
+        ray_only = [f"--{name.replace('_', '-')}" for name in ("address", "ray_cpus", "ray_gpus", "max_retries",
+                                                                "exception_retries")
+                    if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+        if ray_only:
+            raise UserError(f"{', '.join(ray_only)} apply to --executor ray")
+    elif jobs is not None:
+        raise UserError("--jobs applies to the local executor; on Ray each unit asks for --ray-cpus CPUs")
+    else:
+        from benchmarks.executors.ray_executor import RayExecutor
+
+        cache = None if compile_cache.lower() == "none" else compile_cache
+        try:
+            ray_executor = RayExecutor(address, plugins, ray_cpus, ray_gpus, max_retries, exception_retries, cache)
+        except ConfigError as e:
+            raise UserError(str(e)) from None
     try:
         import_plugins(plugins)
         cli_budget = {k: v for k, v in {"max_env_steps": max_steps, "eval_interval": eval_interval,
@@ -119,19 +148,33 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
     if dry_run:
         return
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    from benchmarks.runner import enable_compile_cache
+
+    cache = None if compile_cache.lower() == "none" else compile_cache
+    if cache is not None:
+        try:
+            enable_compile_cache(os.path.expanduser(cache))
+        except OSError as e:
+            raise UserError(f"cannot use compile cache {compile_cache}: {e.strerror or e}") from None
+    if executor == "ray" and plan.units:
+        runner = ray_executor
+        try:
+            runner.connect()  # before anything is written: an unreachable cluster is a user error
+        except ConfigError as e:
+            raise UserError(str(e)) from None
+    else:
+        from benchmarks.executors.local import LocalExecutor, default_jobs
+
+        runner = LocalExecutor(jobs or default_jobs(len(plan.units)), plugins)
     write_plan(out_dir, plan.suite, plan.runs, command)
     if not plan.units:
         return
-    from benchmarks.runner import LocalExecutor, default_jobs, enable_compile_cache
-
-    if compile_cache.lower() != "none":
-        try:
-            enable_compile_cache(os.path.expanduser(compile_cache))
-        except OSError as e:
-            raise UserError(f"cannot use compile cache {compile_cache}: {e.strerror or e}") from None
-
-    with reporter:
-        LocalExecutor(jobs or default_jobs(len(plan.units)), plugins).execute(plan.units, out_dir, command, reporter.on_epoch, reporter.on_result)
+    try:
+        with reporter:
+            runner.execute(plan.units, out_dir, command, reporter)
+    finally:
+        if executor == "ray":
+            runner.close()
     failed = reporter.summary()
     if failed:
         sys.exit(EXIT_RUNS_FAILED)

@@ -243,7 +243,8 @@ def measure_floors(task_ids: Sequence[str] | None = None, *, seeds: Sequence[int
     `results_dir` keeps the result files (runs already there with the same settings are reused);
     by default they go to a temporary directory. Raises `FloorError` if any run failed.
     """
-    from benchmarks.runner import LocalExecutor, make_plan
+    from benchmarks.executors.local import LocalExecutor
+    from benchmarks.runner import make_plan
     from benchmarks.storage import write_plan
 
     task_ids = list(task_ids) if task_ids else sorted(TASKS)
@@ -257,7 +258,7 @@ def measure_floors(task_ids: Sequence[str] | None = None, *, seeds: Sequence[int
             reporter = GridProgress(plan)
             reporter.print_plan(False)
             with reporter:
-                LocalExecutor(jobs).execute(plan.units, out_dir, command, reporter.on_epoch, reporter.on_result)
+                LocalExecutor(jobs).execute(plan.units, out_dir, command, reporter)
             reporter.summary()
         else:
             LocalExecutor(jobs).execute(plan.units, out_dir, command)

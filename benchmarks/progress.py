@@ -1,7 +1,9 @@
-"""Progress display for a grid: env steps with steps/s and ETA, plus one line per finished unit.
+"""Progress display for a grid: env steps with steps/s and ETA, units done / running / failed,
+plus one line per finished unit. It is the executors' `RunListener`, whichever executor runs.
 
 The bar's total is the planned env steps still possible: when seeds stop early, their
-unspent budget leaves the total, so the ETA stays honest.
+unspent budget leaves the total, and when a lost worker's unit starts again, its whole budget
+is ahead again; so the ETA stays honest.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ class GridProgress:
         self.console = Console(stderr=True, soft_wrap=True)
         self.enabled = self.console.is_terminal if enabled is None else enabled
         self.units_done = 0
+        self.units_failed = 0  # units with a failed run
+        self.restarts = 0  # units started again after a lost worker or node
         self.statuses: Counter[str] = Counter()
         self._remaining: dict[int, int] = {}  # id(unit) -> env steps it may still run
         self._epochs_done: dict[int, int] = {}
+        self._running: set[int] = set()
         self._progress: Progress | None = None
         self._task_id = None
 
@@ -74,26 +79,44 @@ class GridProgress:
             self._progress.__exit__(*exc)
 
     def _units_text(self) -> str:
-        return f"units {self.units_done}/{len(self.plan.units)}"
+        text = f"units {self.units_done}/{len(self.plan.units)} · {len(self._running)} running"
+        if self.units_failed:
+            text += f" · {self.units_failed} failed"
+        if self.restarts:
+            text += f" · {self.restarts} restarted"
+        return text
+
+    def _grow_total(self, delta: int, advance: int = 0) -> None:
+        if self._progress is not None:
+            task = self._progress.tasks[0]
+            self._progress.update(self._task_id, advance=advance, total=task.total + delta, units=self._units_text())
+
+    def on_start(self, unit: Unit) -> None:
+        key = id(unit)
+        if key in self._running or self._epochs_done.get(key):  # started again: its work so far is lost
+            self.restarts += 1  # (the bar keeps what it counted; the whole unit's steps are ahead again)
+            before = self._remaining.get(key, 0)
+            self._remaining[key] = unit.planned_env_steps
+            self._grow_total(self._remaining[key] - before)
+        self._running.add(key)
+        self._epochs_done[key] = 0
+        self._grow_total(0)
 
     def on_epoch(self, unit: Unit, steps: int, active_left: int) -> None:
+        key = id(unit)
         steps_per_epoch, epochs = unit.steps_per_epoch, unit.num_epochs
-        self._epochs_done[id(unit)] = done = self._epochs_done.get(id(unit), 0) + 1
-        before = self._remaining[id(unit)]
-        self._remaining[id(unit)] = active_left * steps_per_epoch * (epochs - done)
-        if self._progress is not None:
-            shrink = before - steps - self._remaining[id(unit)]
-            task = self._progress.tasks[0]
-            self._progress.update(self._task_id, advance=steps, total=task.total - shrink)
+        self._running.add(key)
+        self._epochs_done[key] = done = self._epochs_done.get(key, 0) + 1
+        before = self._remaining.get(key, unit.planned_env_steps)
+        self._remaining[key] = active_left * steps_per_epoch * (epochs - done)
+        self._grow_total(self._remaining[key] + steps - before, advance=steps)
 
     def on_result(self, unit: Unit, results: list[RunResult]) -> None:
         self.units_done += 1
-        leftover = self._remaining.pop(id(unit), 0)
-        if self._progress is not None and leftover:
-            task = self._progress.tasks[0]
-            self._progress.update(self._task_id, total=task.total - leftover)
-        if self._progress is not None:
-            self._progress.update(self._task_id, units=self._units_text())
+        self._running.discard(id(unit))
+        if any(r.status == "failed" for r in results):
+            self.units_failed += 1
+        self._grow_total(-self._remaining.pop(id(unit), 0))
         counts = Counter(r.status for r in results)
         self.statuses.update(counts)
         best = [r.best_score for r in results if r.best_score is not None]

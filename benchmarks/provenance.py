@@ -12,6 +12,10 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+GIT_COMMIT_ENV = "RTRRL_BENCH_GIT_COMMIT"
+GIT_DIRTY_ENV = "RTRRL_BENCH_GIT_DIRTY"
+"""Set by a driver that ships its code to workers (the Ray executor): the workers' copy is the
+driver's tree, which is where the git state must come from."""
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "distrax", "gymnax", "popgym", "brax", "numpy", "rtrrl-bench")
 
 
@@ -21,7 +25,11 @@ def utc_now() -> str:
 
 @lru_cache(maxsize=1)
 def git_state() -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the source tree this code runs from; (None, None) outside git."""
+    """(commit, dirty) of the source tree this code runs from (or of the driver's tree it was
+    shipped from); (None, None) outside git."""
+    if GIT_COMMIT_ENV in os.environ:
+        dirty = os.environ.get(GIT_DIRTY_ENV, "")
+        return os.environ[GIT_COMMIT_ENV] or None, bool(int(dirty)) if dirty else None
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)

@@ -12,17 +12,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
-import multiprocessing
-import os
-import queue as queue_module
-import signal
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -304,12 +298,14 @@ def _run_unit(unit: Unit, command: str, started: str, on_epoch: EpochCallback | 
     init_fn, epoch_fn, final_fn = make_block_program(agent, env, unit.budget)
     seeds = jnp.asarray(unit.seeds, jnp.int32)
 
+    hits_before = _cache_hits()
     t0 = time.perf_counter()
     init_c = jax.jit(init_fn).lower(seeds).compile()
     shapes = jax.eval_shape(init_fn, seeds)
     epoch_c = jax.jit(epoch_fn).lower(shapes, seeds).compile()
     final_c = jax.jit(final_fn).lower(shapes, seeds).compile()
     compile_s = time.perf_counter() - t0
+    cache_hits = _cache_hits() - hits_before if compile_cache_dir() else None
 
     t_run = time.perf_counter()
     carry = init_c(seeds)
@@ -331,7 +327,8 @@ def _run_unit(unit: Unit, command: str, started: str, on_epoch: EpochCallback | 
 
     total_steps = int(np.sum(stop.env_steps))
     timing = {"compile_s": compile_s, "run_s": run_s, "steps_per_s": total_steps / max(run_s, 1e-9),
-              "block_size": len(unit.seeds), "block_seeds": list(unit.seeds), "compile_cache": compile_cache_dir()}
+              "block_size": len(unit.seeds), "block_seeds": list(unit.seeds), "compile_cache": compile_cache_dir(),
+              "compile_cache_hits": cache_hits}
     prov = _provenance(command, started)
     results = []
     for i, seed in enumerate(unit.seeds):
@@ -370,9 +367,6 @@ def _run_unit(unit: Unit, command: str, started: str, on_epoch: EpochCallback | 
 # ---- executing a plan -------------------------------------------------------------------------
 
 
-ResultCallback = Callable[[Unit, list[RunResult]], None]
-
-
 def write_unit_results(out_dir: Path, unit: Unit, results: list[RunResult]) -> None:
     """Write each seed's file atomically; an existing file is moved aside first, never overwritten."""
     for r in results:
@@ -383,50 +377,29 @@ def write_unit_results(out_dir: Path, unit: Unit, results: list[RunResult]) -> N
         write_result(path, r)
 
 
-class LocalExecutor:
-    """Runs units on this machine: in this process (`jobs=1`) or in `jobs` worker processes.
+class RunListener(Protocol):
+    """What an executor tells its caller (the progress display) as a grid runs. Calls come from
+    the driver's thread only; a unit may start more than once (a lost worker reran it)."""
 
-    Workers only compute; this process alone writes `results/`, as units finish. With one
-    XLA CPU thread per process (NPROC=1), a second worker is how the second core is used.
-    """
+    def on_start(self, unit: Unit) -> None: ...
 
-    def __init__(self, jobs: int = 1, plugins: Sequence[str] = ()):
-        if jobs < 1:
-            raise ValueError("jobs must be at least 1")
-        self.jobs = jobs
-        self.plugins = tuple(plugins)  # modules that register agents/tasks, imported by each worker
+    def on_epoch(self, unit: Unit, steps: int, active_left: int) -> None:
+        """`steps`: env steps the block did this epoch; `active_left`: seeds still training."""
+
+    def on_result(self, unit: Unit, results: list[RunResult]) -> None: ...
+
+
+class Executor(Protocol):
+    """Runs units somewhere (`benchmarks.executors`). Wherever they compute, the calling process
+    alone writes `results/`, with `write_unit_results`, as each unit finishes."""
 
     def execute(self, units: Sequence[Unit], out_dir: Path, command: str,
-                on_epoch: EpochCallback | None = None, on_result: ResultCallback | None = None) -> None:
-        def finish(unit: Unit, results: list[RunResult]) -> None:
-            write_unit_results(out_dir, unit, results)
-            if on_result is not None:
-                on_result(unit, results)
-
-        if self.jobs == 1 or len(units) <= 1:
-            for unit in units:
-                finish(unit, run_unit(unit, command, on_epoch))
-            return
-        _execute_in_workers(list(units), min(self.jobs, len(units)), command, on_epoch, finish, self.plugins)
+                listener: RunListener | None = None) -> None: ...
 
 
-def default_jobs(num_units: int) -> int:
-    """Worker processes when the user names none: one per CPU core (at most 8) on a CPU
-    backend; one on an accelerator, where processes would compete for its memory."""
-    if jax.default_backend() != "cpu":
-        return 1
-    return max(1, min(os.cpu_count() or 1, 8, num_units))
-
-
-_progress_queue: Any = None  # set in each worker by `_worker_init`
-
-
-def _worker_init(queue: Any, plugins: tuple[str, ...], cache_dir: str | None) -> None:
-    global _progress_queue
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops workers
-    _progress_queue = queue
-    enable_compile_cache(cache_dir)
-    import_plugins(plugins)
+def failure_results(unit: Unit, message: str, command: str, started: str) -> list[RunResult]:
+    """One failure record per seed of a unit that produced no results (crash, lost worker)."""
+    return [_failure(unit, seed, message, command, started) for seed in unit.seeds]
 
 
 def enable_compile_cache(directory: str | None) -> None:
@@ -442,6 +415,23 @@ def compile_cache_dir() -> str | None:
     return jax.config.jax_compilation_cache_dir or None
 
 
+_CACHE_HITS = [0]
+_CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
+
+
+def _count_cache_hit(event: str, **_: Any) -> None:
+    if event == _CACHE_HIT_EVENT:
+        _CACHE_HITS[0] += 1
+
+
+jax.monitoring.register_event_listener(_count_cache_hit)
+
+
+def _cache_hits() -> int:
+    """Programs this process has loaded from the persistent compilation cache so far."""
+    return _CACHE_HITS[0]
+
+
 def import_plugins(modules: Sequence[str]) -> None:
     """Import modules that register extra agents or tasks (`register_agent`, `register_task`)."""
     for name in modules:
@@ -449,86 +439,3 @@ def import_plugins(modules: Sequence[str]) -> None:
             importlib.import_module(name)
         except Exception as e:
             raise ConfigError(f"cannot import plugin {name!r}: {type(e).__name__}: {e}") from None
-
-
-def _worker_run(index: int, unit: Unit, command: str) -> list[RunResult]:
-    def report(_unit: Unit, steps: int, active: int) -> None:
-        _progress_queue.put((index, steps, active))
-
-    return run_unit(unit, command, report)
-
-
-def _execute_in_workers(units: list[Unit], jobs: int, command: str, on_epoch: EpochCallback | None,
-                        finish: Callable[[Unit, list[RunResult]], None], plugins: tuple[str, ...] = ()) -> None:
-    """Run units in a process pool. A dying worker (OOM, kill) breaks the whole pool and every
-    unit in flight: those are rerun one at a time in a fresh pool, so only the unit that kills
-    its worker when alone gets a failure record."""
-    ctx = multiprocessing.get_context("spawn")  # never fork a process that has started jax
-    queue = ctx.Queue()
-
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(queue, plugins, compile_cache_dir()))
-
-    todo = list(enumerate(units))
-    suspects: set[int] = set()  # units in flight when a worker died: rerun alone
-    pool = new_pool()
-    running: dict[Future, tuple[int, Unit, str]] = {}
-
-    def drain() -> None:
-        while True:
-            try:
-                index, steps, active = queue.get_nowait()
-            except queue_module.Empty:
-                return
-            if on_epoch is not None:
-                on_epoch(units[index], steps, active)
-
-    try:
-        while todo or running:
-            broken = False
-            while todo and len(running) < jobs:
-                alone = todo[0][0] in suspects
-                if alone and running:
-                    break
-                index, unit = todo.pop(0)
-                try:
-                    future = pool.submit(_worker_run, index, unit, command)
-                except BrokenProcessPool:  # a worker died since the last check
-                    todo.insert(0, (index, unit))
-                    broken = True
-                    break
-                running[future] = (index, unit, provenance.utc_now())
-                if alone:
-                    break
-            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED) if running else (set(), set())
-            drain()
-            for future in done:
-                if isinstance(future.exception(), BrokenProcessPool):
-                    broken = True
-                    continue
-                _, unit, started = running.pop(future)
-                try:
-                    results = future.result()
-                except Exception as e:  # infrastructure (pickling, plugin import), not the unit's code
-                    results = [_failure(unit, seed, f"{type(e).__name__}: {e}", command, started) for seed in unit.seeds]
-                finish(unit, results)
-            if broken:
-                in_flight = list(running.values())
-                running.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = new_pool()
-                if len(in_flight) == 1 and in_flight[0][0] in suspects:
-                    _, unit, started = in_flight[0]
-                    message = "worker process died (killed or out of memory)"
-                    finish(unit, [_failure(unit, seed, message, command, started) for seed in unit.seeds])
-                else:
-                    suspects.update(index for index, _, _ in in_flight)
-                    todo[:0] = [(index, unit) for index, unit, _ in in_flight]
-    except BaseException:
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    drain()

@@ -40,6 +40,9 @@ class Timing(_Strict):
     block_size: int = Field(description="seeds trained together in one vmapped program")
     block_seeds: list[int]
     compile_cache: Optional[str] = Field(description="persistent compilation cache in use (compile_s is small on a hit); null if off")
+    compile_cache_hits: Optional[int] = Field(
+        default=None, description="programs of the block (init, epoch, final) loaded from the persistent cache "
+        "instead of compiled; null if the cache is off (added after v1's first files: absent there)")
 
 
 class Provenance(_Strict):

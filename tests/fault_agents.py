@@ -85,7 +85,8 @@ class CrashConfig:
 
 @dataclass(frozen=True)
 class CrashAgent(BoomAgent):
-    """Kills its own process (as the OOM killer would) when run in a worker process."""
+    """Kills its own process (as the OOM killer would) when run in a worker process (the local
+    executor's or a Ray worker)."""
 
     config: CrashConfig = field(default_factory=CrashConfig)
     name: ClassVar[str] = "test-crash"
@@ -94,8 +95,11 @@ class CrashAgent(BoomAgent):
         import multiprocessing
         import os
         import signal
+        import sys
 
-        if multiprocessing.parent_process() is not None:
+        ray = sys.modules.get("ray")
+        in_ray_worker = ray is not None and ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE
+        if multiprocessing.parent_process() is not None or in_ray_worker:
             os.kill(os.getpid(), signal.SIGKILL)
         raise RuntimeError("test-crash only crashes worker processes")
 

@@ -122,6 +122,10 @@ def test_worker_processes_give_the_same_numbers(cli, tmp_path):
     (["--block-size", "-1"], "must be a positive integer"),
     (["--set", "random.num_envs=100", "--max-steps", "50", "--eval-interval", "50"], "consumes 100 env steps per iteration"),
     (["--bogus"], "No such option '--bogus'"),
+    (["--address", "auto"], "--address apply to --executor ray"),
+    (["--max-retries", "1", "--ray-cpus", "2"], "--ray-cpus, --max-retries apply to --executor ray"),
+    (["--executor", "ray", "--jobs", "2"], "--jobs applies to the local executor"),
+    (["--executor", "slurm"], "'slurm' is not one of 'local', 'ray'"),
 ])
 def test_user_errors_are_one_line_exit_2_nothing_written(cli, tmp_path, args, message):
     out = tmp_path / "res"
@@ -206,4 +210,5 @@ def test_compile_cache_is_used_and_recorded(tmp_path):
     assert subprocess.run([*args, "--out", str(tmp_path / "b")], capture_output=True).returncode == 0
     assert sorted(p.name for p in cache.iterdir()) == entries, "the second run loaded, not recompiled"
     again = json.loads((tmp_path / "b/smoke/CartPole-v1/random/seed_0.json").read_text())
+    assert data["timing"]["compile_cache_hits"] == 0 and again["timing"]["compile_cache_hits"] >= 1
     assert again["curve"]["eval_score"] == data["curve"]["eval_score"]

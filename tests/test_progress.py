@@ -1,0 +1,44 @@
+"""The progress display as the executors' listener (`benchmarks.runner.RunListener`)."""
+
+from pathlib import Path
+
+from benchmarks.progress import GridProgress
+from benchmarks.runner import Plan, failure_results, make_plan
+
+
+def test_progress_restarts_put_lost_work_back_in_the_total():
+    """GridProgress as the executors' listener: a unit started again (lost worker) gets its
+    planned steps back, and the bar's total counts the lost attempt's steps once more."""
+    plan = make_plan(Path("/nonexistent"), "smoke", ["CartPole-v1"], ["random"], [0], {"budget": {"max_env_steps": 8000, "eval_interval": 2000}})
+    (unit,) = plan.units
+    p = GridProgress(Plan(plan.units, [], []), enabled=True)
+    p.print_plan(False)
+    with p:
+        total0 = p._progress.tasks[0].total
+        p.on_start(unit)
+        p.on_epoch(unit, 2000, 1)
+        p.on_epoch(unit, 2000, 1)
+        p.on_start(unit)  # lost: starts over
+        assert p.restarts == 1 and p._progress.tasks[0].total == total0 + 4000
+        assert "1 running" in p._units_text() and "1 restarted" in p._units_text()
+        for _ in range(4):
+            p.on_epoch(unit, 2000, 1)
+        task = p._progress.tasks[0]
+        assert task.completed == task.total == total0 + 4000
+
+
+def test_early_stops_leave_the_total_and_failed_units_are_counted():
+    plan = make_plan(Path("/nonexistent"), "smoke", ["CartPole-v1"], ["random"], [0, 1], {"budget": {"max_env_steps": 8000, "eval_interval": 2000}})
+    (unit,) = plan.units  # one block of two seeds: 4 epochs x 2000 steps x 2 seeds
+    p = GridProgress(Plan(plan.units, [], []), enabled=True)
+    p.print_plan(False)
+    with p:
+        assert p._progress.tasks[0].total == 16_000
+        p.on_start(unit)
+        p.on_epoch(unit, 4000, 1)  # one seed stopped after the first evaluation
+        task = p._progress.tasks[0]
+        assert task.completed == 4000 and task.total == 4000 + 1 * 2000 * 3
+        p.on_result(unit, failure_results(unit, "boom", "test", "now"))
+        task = p._progress.tasks[0]
+        assert task.total == task.completed == 4000, "a finished unit's unspent budget leaves the total"
+        assert p.units_failed == 1 and "units 1/1 · 0 running · 1 failed" == p._units_text()
