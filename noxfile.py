@@ -45,11 +45,16 @@ def ray(session: nox.Session) -> None:
     session.run("pytest", "-m", "ray", *session.posargs, env=ENV)
 
 
+def _wants_ray(args: list[str]) -> bool:
+    return "--executor=ray" in args or any(a == "--executor" and b == "ray" for a, b in zip(args, args[1:]))
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the runner (default: the `quick` suite), then build the report of what exists."""
-    session.install("-e", ".")
+    """Run the runner (default: the `quick` suite), then build the report of what exists.
+    `-- --executor ray ...` installs the `ray` extra first."""
     args = session.posargs or ["--suite", "quick"]
+    session.install("-e", ".[ray]" if _wants_ray(list(args)) else ".")
     session.run("rtrrl-bench", "run", *args, env=ENV)
     session.run("rtrrl-bench", "report", "--results", _results_dir(list(args)), env=ENV)
 
