@@ -72,6 +72,8 @@ def cli() -> None:
 @click.option("--max-steps", type=int, callback=_positive, help="Override budget.max_env_steps.")
 @click.option("--eval-interval", type=int, callback=_positive, help="Override budget.eval_interval (env steps per evaluation).")
 @click.option("--patience", type=int, callback=_positive, help="Override budget.patience (evaluations).")
+@click.option("--profile", type=click.Choice(["default", "paper"]), default="default", show_default=True,
+              help="Budgets: the suite's own per task, or the paper's (50M env steps, patience 20) everywhere.")
 @click.option("--block-size", type=int, callback=_positive, help="Seeds per vmapped block (default: all seeds of a pair).")
 @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False), help="Results directory.")
 @click.option("--set", "sets", multiple=True, metavar="SCOPE.FIELD=VALUE",
@@ -98,7 +100,7 @@ def cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would run and exit.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
 def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequence[str], seeds: str | None, max_steps: int | None,
-        eval_interval: int | None, patience: int | None, block_size: int | None, out: str, sets: Sequence[str],
+        eval_interval: int | None, patience: int | None, profile: str, block_size: int | None, out: str, sets: Sequence[str],
         config_file: str | None, jobs: int | None, executor: str, address: str | None, ray_cpus: float,
         ray_gpus: float | None, max_retries: int, exception_retries: int, plugins: Sequence[str], compile_cache: str,
         dry_run: bool, progress: bool | None) -> None:
@@ -132,7 +134,7 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
         layers = [load_config_file(config_file)] if config_file else []
         layers += [{"budget": cli_budget} if cli_budget else {}, parse_set_options(list(sets))]
         plan = make_plan(out_dir, suite, tasks or None, agents or None, parse_seeds(seeds),
-                         merge_overrides(*layers), block_size, difficulty.lower() if difficulty else None)
+                         merge_overrides(*layers), block_size, difficulty.lower() if difficulty else None, profile)
     except ConfigError as e:
         raise UserError(str(e)) from None
     if not dry_run:
@@ -200,7 +202,11 @@ def list_(what: str) -> None:
             t.add_column(c)
         for s in SUITES.values():
             b = s.budget
-            t.add_row(s.name, str(len(s.tasks)), ", ".join(s.agents), str(s.seeds), f"{b.max_env_steps:,}",
+            steps = f"{b.max_env_steps:,}"
+            if s.task_budgets:  # per-task budgets: the range, and the paper profile's cap
+                caps = [s.budget_for(t).max_env_steps for t in s.tasks]
+                steps = f"{min(caps):,}-{max(caps):,}"
+            t.add_row(s.name, str(len(s.tasks)), ", ".join(s.agents), str(s.seeds), steps,
                       f"{b.eval_interval:,}", str(b.patience), s.description)
         console.print(t)
     if what in ("all", "tasks"):

@@ -118,7 +118,7 @@ def apply_overrides(obj: Any, overrides: dict[str, Any], what: str, allowed: tup
         if name not in names:
             raise ConfigError(f"{what} has no setting {name!r}; valid: {', '.join(names)}")
         current = getattr(obj, name)
-        if name == "env_params" and isinstance(value, dict):  # merge into the task's param overrides
+        if name in ("env_params", "env_kwargs") and isinstance(value, dict):  # merge into the task's own
             value = tuple(sorted({**dict(current), **value}.items()))
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             changes[name] = apply_overrides(current, value, f"{what}.{name}")

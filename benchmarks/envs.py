@@ -1,5 +1,5 @@
-"""Functional environments for the runner and the agents: gymnax or our popgym ports underneath,
-our wrappers on top.
+"""Functional environments for the runner and the agents: gymnax, our popgym ports or brax
+underneath, our wrappers on top.
 
 Wrapper order (spec §5.1): base env -> episode-length limit -> flatten (popgym: one-hot
 encoding) -> observation mask -> auto-reset; batching is `jax.vmap` of `reset`/`step`. Every
@@ -270,7 +270,50 @@ def _popgym_env(task: Task) -> Environment:
                        raw_autoreset=env.autoreset, flatten=lambda obs: core.encode(space, obs))
 
 
-_BACKENDS: dict[str, Callable[[Task], Environment]] = {"gymnax": _gymnax_env, "popgym": _popgym_env}
+BRAX_BACKENDS = ("spring", "positional", "generalized", "mjx")
+BRAX_DEFAULT_BACKEND = "spring"
+"""2-10x faster than the other backends on CPU (measured), and the reference code's preset."""
+
+
+def _brax_env(task: Task) -> Environment:
+    """A PyPI brax env without brax's training wrappers: our episode limit, auto-reset (a fresh
+    key per reset, where brax's AutoResetWrapper replays one first state) and bookkeeping apply
+    as for every package. Actions live in [-1, 1]; each brax env scales them to its actuators."""
+    from brax import envs as brax_envs
+
+    kwargs = dict(task.env_kwargs)
+    backend = kwargs.setdefault("backend", BRAX_DEFAULT_BACKEND)
+    if backend not in BRAX_BACKENDS:
+        raise ValueError(f"task {task.id}: unknown brax backend {backend!r}; valid: {', '.join(BRAX_BACKENDS)}")
+    if task.env_params:
+        raise ValueError(f"task {task.id}: brax envs take constructor arguments (env_kwargs), not env params")
+    if task.env_id not in brax_envs._envs:
+        raise UnsupportedTask(f"brax has no environment {task.env_id!r} (available: {', '.join(sorted(brax_envs._envs))})")
+    try:
+        env = brax_envs.get_environment(task.env_id, **kwargs)
+    except TypeError as e:
+        raise ValueError(f"task {task.id}: brax {task.env_id} does not take {kwargs} ({e})") from None
+    length = task.max_episode_length or 1000  # brax's own training default (`episode_length`)
+    obs_dim, adim = int(env.observation_size), int(env.action_size)
+    keep = resolve_obs_mask(task.obs_mask, obs_dim)
+    spec = EnvSpec(obs_dim=len(keep) if keep is not None else obs_dim, action_kind="continuous", num_actions=0,
+                   action_dim=adim, action_low=(-1.0,) * adim, action_high=(1.0,) * adim, max_episode_length=length)
+
+    # Some envs' step returns weakly typed leaves where their reset returns strong ones; the
+    # auto-reset's select gives every leaf one type, so a carried state never changes type
+    # (tests/test_brax.py: the training program compiles once).
+    def raw_reset(key):
+        state = env.reset(key)
+        return state.obs, state
+
+    def raw_step(key, state, action):  # brax dynamics are deterministic: the key is unused
+        state = env.step(state, action)
+        return state.obs, state, state.reward, state.done > 0.5, jnp.zeros((), bool)
+
+    return Environment(spec, raw_reset, raw_step, keep, task.truncation_is_termination)
+
+
+_BACKENDS: dict[str, Callable[[Task], Environment]] = {"gymnax": _gymnax_env, "popgym": _popgym_env, "brax": _brax_env}
 
 
 def make_env(task: Task) -> Environment:

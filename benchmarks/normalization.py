@@ -138,8 +138,26 @@ CEILING_RULES: dict[str, Callable[[Task], Ceiling]] = {
                                  "takes many steps)"),
     "Pendulum-v1": _constant(0.0, "analytic upper bound: reward -(theta^2 + 0.1 thdot^2 + 0.001 u^2) <= 0; not "
                                   "attainable from random starts"),
+    # brax (every task capped at 1 000 steps)
+    "inverted_pendulum": lambda task: Ceiling(float(_cap(task, 1000)), f"analytic: +1 per step while the pole is "
+                                              f"up, at most {_cap(task, 1000)} steps (the episode cap)"),
+    "inverted_double_pendulum": lambda task: Ceiling(10.0 * _cap(task, 1000), "analytic upper bound: alive bonus 10 "
+                                                     "per step minus non-negative distance and velocity penalties, "
+                                                     f"{_cap(task, 1000)} steps; not attainable (the tip never "
+                                                     "sits exactly at y = 2)"),
+    "reacher": _constant(0.0, "analytic upper bound: -(distance to target) - sum(a^2) <= 0 per step; not "
+                              "attainable (the arm starts away from the target)"),
+    "hopper": lambda task: Ceiling(1.0 * _cap(task, 1000), "reference, not a maximum: healthy_reward 1 per step "
+                                   f"for a whole {_cap(task, 1000)}-step episode (survival without forward "
+                                   "progress); forward hopping scores above it"),
+    "ant": lambda task: Ceiling(1.0 * _cap(task, 1000), "reference, not a maximum: healthy_reward 1 per step for a "
+                                f"whole {_cap(task, 1000)}-step episode (survival without forward progress); "
+                                "walking forward scores above it"),
+    "halfcheetah": lambda task: Ceiling(1.0 * _cap(task, 1000), "reference, not a maximum: running at 1 m/s "
+                                        f"(forward_reward_weight 1) for {_cap(task, 1000)} steps, before control "
+                                        "costs; strong policies score several times this"),
 }
-"""Family rules: a gymnax env id (or `popgym` for every popgym port) -> the task's ceiling."""
+"""Family rules: a gymnax or brax env id (or `popgym` for every popgym port) -> the task's ceiling."""
 
 _PAPER = "reference: best median in the paper's {table} row {row} ({agent}); no attainable analytic maximum: {why}"
 _MAZE = "+10 per goal reach, then a random restart (only bound: 10 per step)"

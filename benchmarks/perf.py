@@ -14,6 +14,10 @@ The popgym section times every port (`benchmarks.popgym`) through our auto-reset
 batch 1 and 256 (`lax.scan`, uniform random actions) next to PyPI popgym stepping the same
 env in a Python loop (random actions, reset when done), all in this one process.
 
+The brax section times brax's own `env.step` (backend spring, batch 1, 4 and 16), our
+auto-resetting wrapper around it, and `rtrrl` and `ppo` training on brax-inverted_pendulum and
+brax-reacher, each agent as a ratio to raw brax at its own batch.
+
 The bootstrap section times the report's statistics (`reports.stats.interval_estimates`: IQM,
 median, mean, optimality gap with stratified-bootstrap CIs) against rliable's
 `get_interval_estimates` on the same scores: 5 agents x 20 tasks x 10 runs, 50,000 resamples.
@@ -92,7 +96,7 @@ def env_rate(task_id: str, batch: int, steps: int) -> float:
             state, key = carry
             key, k_a, k_s = jax.random.split(key, 3)
             state, ts = jax.vmap(env.step)(jax.random.split(k_s, batch), state, actions(k_a))
-            return (state, key), ts.reward.sum()
+            return (state, key), ts.reward.sum() + ts.obs.sum()
 
         _, r = jax.lax.scan(body, (state, key), None, length=iters)
         return r.sum()
@@ -135,6 +139,57 @@ def popgym_table(steps: int, env_ids: list[str]) -> None:
         print(f"{env_id:<32}{one:>12,.0f}{wide:>12,.0f}{ref:>13,.0f}{one / ref:>10.1f}{wide / ref:>11.1f}", flush=True)
 
 
+def raw_brax_rate(task_id: str, batch: int, steps: int) -> float:
+    """brax's own `env.step` (no wrappers, no resets), vmapped, uniform random actions, one scan."""
+    from brax import envs as brax_envs
+
+    task = TASKS[task_id]
+    env = brax_envs.get_environment(task.env_id, **dict(task.env_kwargs))
+    iters = max(1, steps // batch)
+
+    def run(key):
+        state = jax.vmap(env.reset)(jax.random.split(key, batch))
+
+        def body(carry, _):
+            state, key = carry
+            key, k_a = jax.random.split(key)
+            a = jax.random.uniform(k_a, (batch, env.action_size), minval=-1.0, maxval=1.0)
+            state = jax.vmap(env.step)(state, a)
+            return (state, key), state.reward.sum() + state.obs.sum()  # (a constant reward alone lets XLA drop the physics)
+
+        _, r = jax.lax.scan(body, (state, key), None, length=iters)
+        return r.sum()
+
+    return iters * batch / _best_time(jax.jit(run), jax.random.PRNGKey(0))
+
+
+BRAX_PERF_TASKS = ("brax-inverted_pendulum", "brax-reacher")
+
+
+def brax_table(steps: int, agents: tuple[str, ...] = ("rtrrl", "ppo")) -> None:
+    """brax env steps/s (spring) at batch 1 and 16, our wrapper's, and the agents' training steps/s,
+    each agent as a ratio to raw brax at its own batch (rtrrl 1 env, ppo 4 envs)."""
+    print(f"\n{'brax task':<26}{'raw b1':>9}{'raw b4':>9}{'raw b16':>9}{'ours b1':>9}{'÷raw':>6}", end="")
+    for a in agents:
+        print(f"{a:>10}{'÷raw':>6}", end="")
+    print()
+    for task_id in BRAX_PERF_TASKS:
+        raw = {b: raw_brax_rate(task_id, b, steps if b == 1 else 4 * steps) for b in (1, 4, 16)}
+        ours = env_rate(task_id, 1, steps)
+        print(f"{task_id:<26}{raw[1]:>9,.0f}{raw[4]:>9,.0f}{raw[16]:>9,.0f}{ours:>9,.0f}{ours / raw[1]:>6.2f}", end="")
+        for a in agents:
+            rate = agent_rate(a, task_id, steps)
+            batch = getattr(agent_registry.default_config(a), "num_envs", 1)
+            print(f"{rate:>10,.0f}{rate / raw[batch]:>6.2f}", end="", flush=True)
+        print(flush=True)
+
+
+def _checksum(tree) -> jax.Array:
+    leaves = [jnp.sum(x.real if jnp.iscomplexobj(x) else x) for x in jax.tree_util.tree_leaves(tree)
+              if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.sum(jnp.stack(leaves)) if leaves else jnp.zeros(())
+
+
 def agent_rate(agent_name: str, task_id: str, steps: int, num_envs: int = 0, seeds: int = 0) -> float:
     """Training env steps/s; `seeds > 0` vmaps that many independent seeds (aggregate rate).
     Seeds are initialised one by one (`lax.map`), as the runner does."""
@@ -149,7 +204,8 @@ def agent_rate(agent_name: str, task_id: str, steps: int, num_envs: int = 0, see
     iters = max(1, steps // spi)
 
     def train(state):
-        return agent.train(state, env, iters)[1].episodes
+        new_state, metrics = agent.train(state, env, iters)
+        return metrics.episodes, _checksum(new_state)  # everything computed stays live (no dead-code shortcut)
 
     if seeds:
         keys = jax.random.split(jax.random.PRNGKey(0), seeds)
@@ -171,8 +227,8 @@ def main() -> None:
     parser.add_argument("--task", default=None, help="time every agent on this task (default: its reference task)")
     parser.add_argument("--steps", type=int, default=200_000, help="env steps per timed program (recurrent PPO: 1/4)")
     parser.add_argument("--agent", action="append", help="agents to time (default: all registered)")
-    parser.add_argument("--section", choices=["all", "agents", "popgym", "bootstrap"], default="all",
-                        help="what to time (default: agents, every popgym port, then the report's bootstrap)")
+    parser.add_argument("--section", choices=["all", "agents", "popgym", "brax", "bootstrap"], default="all",
+                        help="what to time (default: agents, every popgym port, brax, then the report's bootstrap)")
     parser.add_argument("--reps", type=int, default=50_000, help="bootstrap resamples (bootstrap section)")
     parser.add_argument("--rliable-reps", type=int, default=None,
                         help="time rliable at this many resamples and scale its time linearly to --reps "
@@ -199,6 +255,8 @@ def main() -> None:
         except KeyError as e:
             parser.error(e.args[0])
         popgym_table(min(args.steps, 20_000), ids)
+    if args.section in ("all", "brax"):
+        brax_table(min(args.steps, 50_000))
     if args.section in ("all", "bootstrap"):
         bootstrap_table(args.reps, args.rliable_reps or args.reps)
 

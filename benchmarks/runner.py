@@ -107,6 +107,7 @@ def make_plan(
     overrides: dict[str, dict[str, Any]] | None = None,
     block_size: int | None = None,
     difficulty: str | None = None,
+    profile: str = "default",
 ) -> Plan:
     """Validate names and overrides and decide which runs need work. Writes nothing."""
     s = resolve_suite(suite)
@@ -133,15 +134,20 @@ def make_plan(
     for scope in overrides:
         if scope not in valid_scopes:
             raise ConfigError(f"unknown override scope {scope!r}; valid: {', '.join(valid_scopes)}")
-    budget = s.budget
-    if "eval" in overrides:
-        budget = dataclasses.replace(budget, eval=apply_overrides(budget.eval, overrides["eval"], "eval"))
-    budget = apply_overrides(budget, overrides.get("budget", {}), "budget")
+    def task_budget(task_id: str) -> Budget:
+        try:
+            budget = s.budget_for(task_id, profile)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        if "eval" in overrides:
+            budget = dataclasses.replace(budget, eval=apply_overrides(budget.eval, overrides["eval"], "eval"))
+        return apply_overrides(budget, overrides.get("budget", {}), "budget")
 
     units: list[Unit] = []
     skipped: list[tuple[str, str, int]] = []
     redo: list[tuple[Path, str]] = []
     for t in task_ids:
+        budget = task_budget(t)
         task = apply_overrides(TASKS[t], overrides.get("task", {}), "task", OVERRIDABLE_TASK_FIELDS)
         try:
             spec = make_env(task).spec  # fail on bad masks / params / packages before any work

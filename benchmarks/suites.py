@@ -66,6 +66,16 @@ class Suite:
     """Other task lists selectable with `--difficulty` (popgym's easy/medium/hard/all); `tasks` is the default."""
     agent_settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     """Agent settings the suite fixes (before the user's overrides), e.g. the same Meta-RL input for all."""
+    task_budgets: tuple[tuple[str, Budget], ...] = ()
+    """Budgets of particular tasks (the rest get `budget`), under the `default` profile."""
+
+    def budget_for(self, task_id: str, profile: str = "default") -> Budget:
+        """The task's budget under a profile: `default` (the suite's) or `paper` (the paper's 50M cap)."""
+        if profile == "paper":
+            return PAPER_BUDGET
+        if profile != "default":
+            raise ValueError(f"unknown budget profile {profile!r}; valid: {', '.join(PROFILES)}")
+        return dict(self.task_budgets).get(task_id, self.budget)
 
     def tasks_for(self, difficulty: str | None) -> tuple[str, ...]:
         if difficulty is None:
@@ -81,6 +91,8 @@ class Suite:
 
 
 PAPER_BUDGET = Budget()
+PROFILES = ("default", "paper")
+"""Budget profiles (`--profile`): the suite's own budgets, or the paper's 50M steps / patience 20 everywhere."""
 
 SUITES: dict[str, Suite] = {}
 
@@ -148,6 +160,44 @@ register_suite(Suite(
     description="RTRRL vs recurrent PPO on every popgym family (our JAX ports); --difficulty easy|medium|hard|all",
     difficulties=tuple((d, _popgym_tasks(d)) for d in ("easy", "medium", "hard", "all")),
     agent_settings=_META_RL_FOR_PPO,
+))
+
+
+BRAX_AGENTS = ("random", "linear-td", "rtrrl", "ppo", "ppo-gru", "ppo-ctrnn")
+
+
+def _brax_budget(max_env_steps: int) -> Budget:
+    return Budget(max_env_steps=max_env_steps, eval_interval=50_000, patience=PAPER_PATIENCE,
+                  eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+
+
+BRAX_BUDGET = _brax_budget(1_000_000)
+"""Default of the brax suites: 20 evaluations of 10,000 steps (10 episodes of the 1,000-step cap)."""
+BRAX_TASK_BUDGETS = (
+    ("brax-inverted_pendulum", _brax_budget(500_000)),  # PPO-GRU balances 600+ steps within 200k
+    ("brax-hopper", _brax_budget(2_000_000)),  # slowest (14k steps/s per 3-seed block) and hardest
+)
+"""Per-task budgets of the `brax` suite, sized so that the whole suite (6 agents x 3 seeds) runs in
+about an hour on 2 CPU cores (README, "brax": measured steps/s and projected hours). `--profile paper`
+gives every task the paper's 50M steps with patience 20 instead."""
+
+register_suite(Suite(
+    name="brax",
+    tasks=tuple(f"brax-{n}" for n in ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper")),
+    agents=BRAX_AGENTS,
+    seeds=3,
+    budget=BRAX_BUDGET,
+    description="RTRRL vs PPO on CPU-feasible brax continuous control (backend spring)",
+    task_budgets=BRAX_TASK_BUDGETS,
+))
+register_suite(Suite(
+    name="brax-heavy",
+    tasks=("brax-halfcheetah", "brax-ant"),
+    agents=BRAX_AGENTS,
+    seeds=3,
+    budget=BRAX_BUDGET,
+    description="opt-in: brax halfcheetah and ant (the reference's preset: spring, RTRRL with 64 envs); slow on CPU",
+    agent_settings=(("rtrrl", (("num_envs", 64),)), ("linear-td", (("num_envs", 64),))),
 ))
 
 

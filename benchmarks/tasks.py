@@ -21,10 +21,10 @@ class Task:
     env_id: str
     """The package's environment id, e.g. gymnax's `CartPole-v1`."""
     package: str = "gymnax"
-    """Which backend builds it: `gymnax`, `popgym` (our JAX ports, `benchmarks.popgym`); `brax` comes
-    with its issue."""
+    """Which backend builds it: `gymnax`, `popgym` (our JAX ports, `benchmarks.popgym`) or `brax`."""
     env_kwargs: tuple[tuple[str, Any], ...] = ()
-    """Constructor arguments (DeepSea's `size`; a popgym port's difficulty settings override)."""
+    """Constructor arguments (DeepSea's `size`; a popgym port's difficulty settings override; a brax
+    env's `backend`)."""
     env_params: tuple[tuple[str, Any], ...] = ()
     """Env-param overrides (MemoryChain's `memory_length`)."""
     obs_mask: ObsMask = None
@@ -50,7 +50,7 @@ class Task:
 
 
 # fields a user may override from the command line or a config file
-OVERRIDABLE_TASK_FIELDS = ("obs_mask", "max_episode_length", "truncation_is_termination", "env_params")
+OVERRIDABLE_TASK_FIELDS = ("obs_mask", "max_episode_length", "truncation_is_termination", "env_params", "env_kwargs")
 
 TASKS: dict[str, Task] = {}
 
@@ -138,6 +138,22 @@ for _name, _fam in _popgym.FAMILIES.items():
         _row = _TABLE3_POPGYM.get(_id)
         register_task(Task(_id, _id, package="popgym", paper_rows=(f"table3:{_row}",) if _row else (),
                            description=f"popgym {_fam.kind}: {_name} ({_d.lower()})"))
+
+# ---- brax: PyPI brax envs, backend `spring` (fastest on CPU; the reference's preset) ----
+# The backend is a constructor argument, so it is part of every run's config and result. brax's
+# swimmer needs the `generalized` backend and crashes on jax 0.10: the paper's Swimmer rows are
+# gymnax's `Swimmer-misc` (above).
+BRAX_TASKS = {
+    "inverted_pendulum": "brax: balance a pole on a cart (4-d obs, 1-d action)",
+    "inverted_double_pendulum": "brax: balance two stacked poles (8-d obs, 1-d action)",
+    "reacher": "brax: move a 2-link arm's tip to a target (11-d obs, 2-d action)",
+    "hopper": "brax: one-legged hopping (11-d obs, 3-d action)",
+    "halfcheetah": "brax: planar cheetah running (17-d obs, 6-d action); the reference code's preset",
+    "ant": "brax: quadruped walking (27-d obs, 8-d action)",
+}
+for _name, _text in BRAX_TASKS.items():
+    register_task(Task(f"brax-{_name}", _name, package="brax", env_kwargs=(("backend", "spring"),),
+                       max_episode_length=1000, description=_text))
 
 TASK_ALIASES: dict[str, str] = {
     **{f"{alias}{d}": f"{name}{d}" for alias, name in _popgym.ALIASES.items() for d in _popgym.DIFFICULTIES},

@@ -68,3 +68,12 @@ def test_ppo_gru_learns_popgym_repeat_previous(tmp_path):
     (r,) = _best(tmp_path, "ppo-gru", "RepeatPreviousEasy", 200_000, 50_000, suite="popgym")
     assert rand.best_score < -0.3
     assert r.best_score >= 0.5
+
+
+def test_ppo_clearly_beats_random_on_brax_inverted_pendulum(tmp_path):
+    """brax (spring) through the same runner, wrappers and evaluation: PPO's default config on two
+    fixed seeds; random balances about 24 steps."""
+    rand = _best(tmp_path / "random", "random", "brax-inverted_pendulum", 100_000, 50_000, seeds=(0, 1), suite="brax")
+    ppo = _best(tmp_path, "ppo", "brax-inverted_pendulum", 300_000, 50_000, seeds=(0, 1), suite="brax")
+    assert max(r.best_score for r in rand) < 40
+    assert min(r.best_score for r in ppo) > 4 * max(r.best_score for r in rand)
