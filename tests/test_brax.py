@@ -133,3 +133,18 @@ def test_a_brax_run_through_the_runner_records_the_backend(cli, tmp_path):
         assert data["status"] == "completed" and data["num_evals"] == 2
         assert data["config"]["task"]["env_kwargs"] == {"backend": "spring"}
         assert 1 <= data["best_score"] <= 1000 and 1 <= data["final_score"] <= 1000
+
+
+@pytest.mark.slow  # five brax compilations (~4 min)
+def test_every_suite_agent_trains_and_is_scored_on_brax_through_the_runner(cli, tmp_path):
+    out = tmp_path / "res"
+    agents = [a for a in ("linear-td", "rtrrl", "ppo", "ppo-gru", "ppo-ctrnn")]
+    args = ["run", "--suite", "brax", "--task", "brax-reacher", "--seeds", "1", "--max-steps", "8192",
+            "--eval-interval", "4096", "--set", "eval.eval_steps=1000", "--set", "eval.final_episodes=1",
+            "--set", "rtrrl.normalize_obs=true", "--out", str(out), "--jobs", "2"]
+    code, _, err = cli(*args, *[x for a in agents for x in ("--agent", a)])
+    assert code == 0, err
+    for a in agents:
+        data = json.loads((out / f"brax/brax-reacher/{a}/seed_0.json").read_text())
+        assert data["status"] == "completed" and data["num_evals"] >= 1, a
+        assert data["best_score"] is not None and data["best_score"] <= 0 and data["final_score"] <= 0, a
