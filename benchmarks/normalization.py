@@ -42,6 +42,7 @@ NORMALIZATION_VERSION = 2
 
 VERSION_FINGERPRINTS: dict[int, str] = {
     1: "387fe02743d2c979c7ba2b58f0fcc35af20b104662ca22f80a9a1408c5521dcd",
+    2: "d98a240927e3050d802ef3177e3fda70a901dede84d7e2ecf999dd90fb541270",
 }
 """sha256 of every task's numbers (`fingerprint`) for each version: old entries are never edited."""
 
