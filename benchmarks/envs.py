@@ -9,6 +9,7 @@ for the reference's behaviour (`truncation_is_termination`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
@@ -317,7 +318,20 @@ _BACKENDS: dict[str, Callable[[Task], Environment]] = {"gymnax": _gymnax_env, "p
 
 
 def make_env(task: Task) -> Environment:
-    """The functional environment of a task."""
+    """The functional environment of a task; one shared instance per (hashable) task, since
+    building some is slow (a brax system loads and compiles its model: seconds)."""
+    try:
+        return _make_env_cached(task)
+    except TypeError:  # an unhashable override value (a list inside env_kwargs): build anew
+        return _make_env(task)
+
+
+@functools.lru_cache(maxsize=None)
+def _make_env_cached(task: Task) -> Environment:
+    return _make_env(task)
+
+
+def _make_env(task: Task) -> Environment:
     try:
         backend = _BACKENDS[task.package]
     except KeyError:

@@ -63,7 +63,7 @@ def test_corrupt_file_is_redone(cli, tmp_path):
     assert new["eval_score"] == old["eval_score"] and new["train_return"] == old["train_return"], "same seed, same numbers"
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=pytest.mark.slow)])  # worker processes: `slow`
 def test_failed_runs_exit_1_and_the_grid_goes_on(cli, tmp_path, jobs):
     out = tmp_path / "res"
     args = ["run", "--suite", "smoke", "--agent", "test-boom", "--agent", "random", "--plugin", "fault_agents",
@@ -79,6 +79,7 @@ def test_failed_runs_exit_1_and_the_grid_goes_on(cli, tmp_path, jobs):
     assert code == 1 and "4 runs to do" in err and "4 already done" in err, "failed runs are retried"
 
 
+@pytest.mark.slow  # ~30 s: spawns and kills worker processes
 def test_a_dying_worker_becomes_a_failure_record_and_the_grid_goes_on(cli, tmp_path):
     out = tmp_path / "res"
     code, _, err = cli("run", "--suite", "smoke", "--agent", "test-crash", "--agent", "random", "--plugin",
@@ -90,6 +91,7 @@ def test_a_dying_worker_becomes_a_failure_record_and_the_grid_goes_on(cli, tmp_p
     assert len(crashed) == 4 and all(r["status"] == "failed" and "worker process died" in r["message"] for r in crashed)
 
 
+@pytest.mark.slow  # ~20 s: two grids
 def test_worker_processes_give_the_same_numbers(cli, tmp_path):
     for jobs in ("1", "2"):
         assert cli("run", "--suite", "smoke", "--jobs", jobs, "--out", str(tmp_path / jobs), *FAST)[0] == 0

@@ -62,7 +62,14 @@ def test_suites_are_exactly_the_tables():
         assert (b.max_env_steps, b.patience, b.eval.eval_steps, SUITES[name].seeds) == (50_000_000, 20, 10_000, 5)
 
 
-@pytest.mark.parametrize("task_id", sorted(t for t in TASKS if TASKS[t].package != "popgym"))  # popgym: test_popgym_backend
+def _builds_and_steps_params():
+    """popgym: test_popgym_backend. brax builds in seconds each: one here, the others in `slow`."""
+    for t in sorted(t for t in TASKS if TASKS[t].package != "popgym"):
+        slow = TASKS[t].package == "brax" and t != "brax-inverted_pendulum"
+        yield pytest.param(t, marks=pytest.mark.slow) if slow else t
+
+
+@pytest.mark.parametrize("task_id", _builds_and_steps_params())
 def test_every_task_builds_and_steps(task_id):
     env = make_env(TASKS[task_id])
     spec = env.spec
