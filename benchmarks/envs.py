@@ -9,7 +9,10 @@ for the reference's behaviour (`truncation_is_termination`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
@@ -276,12 +279,27 @@ BRAX_DEFAULT_BACKEND = "spring"
 """2-10x faster than the other backends on CPU (measured), and the reference code's preset."""
 
 
+def _import_brax_envs():
+    """brax imports mujoco.mjx, which prints two 'Failed to import warp' lines to stdout when the
+    optional GPU package `warp` is missing (always on CPU): keep them out of our output."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        from brax import envs as brax_envs
+    return brax_envs
+
+
+def load_brax_env(env_id: str, **kwargs: Any):
+    """brax's own env (no wrappers), built without brax's once-per-load notice that it is unmaintained."""
+    brax_envs = _import_brax_envs()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Brax System, piplines", category=UserWarning)
+        return brax_envs.get_environment(env_id, **kwargs)
+
+
 def _brax_env(task: Task) -> Environment:
     """A PyPI brax env without brax's training wrappers: our episode limit, auto-reset (a fresh
     key per reset, where brax's AutoResetWrapper replays one first state) and bookkeeping apply
     as for every package. Actions live in [-1, 1]; each brax env scales them to its actuators."""
-    from brax import envs as brax_envs
-
+    brax_envs = _import_brax_envs()
     kwargs = dict(task.env_kwargs)
     backend = kwargs.setdefault("backend", BRAX_DEFAULT_BACKEND)
     if backend not in BRAX_BACKENDS:
@@ -291,7 +309,7 @@ def _brax_env(task: Task) -> Environment:
     if task.env_id not in brax_envs._envs:
         raise UnsupportedTask(f"brax has no environment {task.env_id!r} (available: {', '.join(sorted(brax_envs._envs))})")
     try:
-        env = brax_envs.get_environment(task.env_id, **kwargs)
+        env = load_brax_env(task.env_id, **kwargs)
     except TypeError as e:
         raise ValueError(f"task {task.id}: brax {task.env_id} does not take {kwargs} ({e})") from None
     length = task.max_episode_length or 1000  # brax's own training default (`episode_length`)

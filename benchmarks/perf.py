@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 
 import agents as agent_registry
-from benchmarks.envs import make_env
+from benchmarks.envs import load_brax_env, make_env
 from benchmarks.tasks import TASKS
 
 
@@ -141,10 +141,8 @@ def popgym_table(steps: int, env_ids: list[str]) -> None:
 
 def raw_brax_rate(task_id: str, batch: int, steps: int) -> float:
     """brax's own `env.step` (no wrappers, no resets), vmapped, uniform random actions, one scan."""
-    from brax import envs as brax_envs
-
     task = TASKS[task_id]
-    env = brax_envs.get_environment(task.env_id, **dict(task.env_kwargs))
+    env = load_brax_env(task.env_id, **dict(task.env_kwargs))
     iters = max(1, steps // batch)
 
     def run(key):

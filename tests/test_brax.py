@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -116,6 +119,16 @@ def test_unknown_backend_and_env_are_clear_errors(cli, tmp_path):
     code, _, err = cli("run", "--suite", "brax", "--task", "brax-reacher", "--agent", "random", "--out", str(out),
                        "--set", 'task.env_kwargs={"backend": "warp-drive"}')
     assert code == 2 and "unknown brax backend 'warp-drive'" in err and not out.exists()
+
+
+def test_building_a_brax_env_prints_nothing():
+    """A fresh process (brax's import prints to stdout only once): no 'Failed to import warp'
+    lines from mujoco.mjx on stdout, no unmaintained-brax notice on stderr."""
+    code = "from benchmarks.envs import make_env; from benchmarks.tasks import TASKS; make_env(TASKS['brax-reacher'])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and "not actively being maintained" not in proc.stderr, (proc.stdout, proc.stderr)
 
 
 @pytest.mark.slow  # ~25 s of brax compilation
