@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,11 @@ import numpy as np
 import pandas as pd
 
 from reports import figures, stats, tables
+from reports.html import render_html
 from reports.load import Loaded, load_reference, load_results
 from reports.scores import (POLICY, coverage, curves_table, efficiency_curves, run_table, score_matrices)
+from reports.sections import (FIGURE_TITLES, SuiteSection, aggregate_display, aggregate_frame, constants_line,
+                              coverage_display, poi_display)
 
 TAUS = np.linspace(-0.25, 1.25, 61)
 """Performance-profile thresholds on the normalized scale (below random to above the ceiling)."""
@@ -38,31 +41,6 @@ class Options:
     """Seed of every resampler and permutation test."""
     screenshot: bool = True
     """Render index.html in headless Chromium to screenshot.png when a browser is installed."""
-
-
-@dataclass
-class SuiteSection:
-    name: str
-    slug: str
-    coverage: pd.DataFrame
-    per_task: pd.DataFrame
-    tasks: list[str] = field(default_factory=list)
-    left_out: list[str] = field(default_factory=list)
-    no_constants: list[str] = field(default_factory=list)
-    aggregates: dict[str, dict[str, stats.Interval]] = field(default_factory=dict)
-    poi: dict[tuple[str, str], stats.Interval] = field(default_factory=dict)
-    figures: dict[str, Path] = field(default_factory=dict)
-
-
-FIGURE_TITLES = {
-    "aggregates": "Aggregate metrics with 95% stratified-bootstrap CIs",
-    "poi": "Probability of improvement",
-    "profiles": "Performance profiles",
-    "efficiency": "Sample efficiency: IQM over env steps",
-    "bars": "Per task: normalized best validation reward (the paper's Figure 3 view)",
-    "curves": "Learning curves per task",
-    "compute": "Score vs wall-clock",
-}
 
 
 def slug(name: str) -> str:
@@ -133,8 +111,6 @@ def build_report(results_dir: Path, out_dir: Path, options: Options | None = Non
         paper_df = tables.paper_comparison(runs, paper, constants) if paper else pd.DataFrame()
         _write_tables(work, sections, paper_df, cov)
         (work / "README.md").write_text(render_markdown(loaded, sections, paper_df, constants, opts, work))
-        from reports.html import render_html
-
         (work / "index.html").write_text(render_html(loaded, sections, paper_df, constants, opts, work, runs))
         _swap_in(work, out_dir)
     except BaseException:
@@ -179,48 +155,6 @@ def _write_tables(work: Path, sections: list[SuiteSection], paper_df: pd.DataFra
         disp = tables.paper_display(paper_df)
         (tdir / "paper_comparison.md").write_text(tables.markdown_table(disp))
         (tdir / "paper_comparison.tex").write_text(tables.latex_table(disp, "Our results next to the paper's Tables 2 and 3"))
-
-
-def aggregate_frame(sec: SuiteSection) -> pd.DataFrame:
-    rows = []
-    for agent, ms in sorted(sec.aggregates.items()):
-        row: dict[str, Any] = {"agent": agent}
-        for m in stats.METRICS:
-            row[m], row[f"{m}_low"], row[f"{m}_high"] = ms[m].point, ms[m].low, ms[m].high
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def aggregate_display(sec: SuiteSection) -> pd.DataFrame:
-    return pd.DataFrame({
-        "agent": sorted(sec.aggregates),
-        **{figures.METRIC_TITLES[m]: [tables.ci(iv[m].point, iv[m].low, iv[m].high)
-                                      for _, iv in sorted(sec.aggregates.items())] for m in stats.METRICS}})
-
-
-def poi_display(sec: SuiteSection) -> pd.DataFrame:
-    agents = sorted(sec.aggregates)
-    rows = []
-    for a in agents:
-        row = {"P(row > column)": a}
-        for b in agents:
-            iv = sec.poi.get((a, b))
-            row[b] = "–" if iv is None else tables.ci(iv.point, iv.low, iv.high)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def coverage_display(cov: pd.DataFrame) -> pd.DataFrame:
-    return cov.drop(columns=["suite"])
-
-
-def constants_line(constants: dict[str, Any] | None) -> str:
-    if constants is None:
-        return "No normalization constants were found: normalized statistics are left out."
-    p = constants.get("floor_protocol", {})
-    return (f"Normalization constants version {constants['version']} (floor = `{p.get('agent', 'random')}` agent "
-            f"measured with the runner, seeds {p.get('seeds')}; ceiling = analytic maximum or a documented "
-            f"reference; see `benchmarks/data/normalization.json`).")
 
 
 def render_markdown(loaded: Loaded, sections: list[SuiteSection], paper_df: pd.DataFrame,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from reports import tables
-from reports.build import FIGURE_TITLES, SuiteSection, aggregate_display, constants_line, coverage_display, poi_display
+from reports.sections import FIGURE_TITLES, SuiteSection, aggregate_display, constants_line, coverage_display, poi_display
 from reports.load import Loaded
 from reports.scores import POLICY
 

@@ -1,0 +1,78 @@
+"""One analysed suite of the report and its display tables, shared by the markdown and HTML renderers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports import figures, stats, tables
+
+
+@dataclass
+class SuiteSection:
+    name: str
+    slug: str
+    coverage: pd.DataFrame
+    per_task: pd.DataFrame
+    tasks: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+    no_constants: list[str] = field(default_factory=list)
+    aggregates: dict[str, dict[str, stats.Interval]] = field(default_factory=dict)
+    poi: dict[tuple[str, str], stats.Interval] = field(default_factory=dict)
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+FIGURE_TITLES = {
+    "aggregates": "Aggregate metrics with 95% stratified-bootstrap CIs",
+    "poi": "Probability of improvement",
+    "profiles": "Performance profiles",
+    "efficiency": "Sample efficiency: IQM over env steps",
+    "bars": "Per task: normalized best validation reward (the paper's Figure 3 view)",
+    "curves": "Learning curves per task",
+    "compute": "Score vs wall-clock",
+}
+
+
+def aggregate_frame(sec: SuiteSection) -> pd.DataFrame:
+    rows = []
+    for agent, ms in sorted(sec.aggregates.items()):
+        row: dict[str, Any] = {"agent": agent}
+        for m in stats.METRICS:
+            row[m], row[f"{m}_low"], row[f"{m}_high"] = ms[m].point, ms[m].low, ms[m].high
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def aggregate_display(sec: SuiteSection) -> pd.DataFrame:
+    return pd.DataFrame({
+        "agent": sorted(sec.aggregates),
+        **{figures.METRIC_TITLES[m]: [tables.ci(iv[m].point, iv[m].low, iv[m].high)
+                                      for _, iv in sorted(sec.aggregates.items())] for m in stats.METRICS}})
+
+
+def poi_display(sec: SuiteSection) -> pd.DataFrame:
+    agents = sorted(sec.aggregates)
+    rows = []
+    for a in agents:
+        row = {"P(row > column)": a}
+        for b in agents:
+            iv = sec.poi.get((a, b))
+            row[b] = "–" if iv is None else tables.ci(iv.point, iv.low, iv.high)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def coverage_display(cov: pd.DataFrame) -> pd.DataFrame:
+    return cov.drop(columns=["suite"])
+
+
+def constants_line(constants: dict[str, Any] | None) -> str:
+    if constants is None:
+        return "No normalization constants were found: normalized statistics are left out."
+    p = constants.get("floor_protocol", {})
+    return (f"Normalization constants version {constants['version']} (floor = `{p.get('agent', 'random')}` agent "
+            f"measured with the runner, seeds {p.get('seeds')}; ceiling = analytic maximum or a documented "
+            f"reference; see `benchmarks/data/normalization.json`).")
