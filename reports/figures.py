@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -98,6 +99,12 @@ def poi_heatmap(poi: dict[tuple[str, str], stats.Interval], agents: list[str], p
     return _save(fig, path)
 
 
+def _steps_axis(ax: plt.Axes) -> None:
+    """Env steps as 500k / 1M / 50M with few ticks: plain integers up to 1e6 overlap in small panels."""
+    ax.xaxis.set_major_formatter(ticker.EngFormatter(sep=""))
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(5))
+
+
 def _bands(x: np.ndarray, lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str, ylabel: str,
            path: Path, **plot_kw: object) -> Path:
     """One line per agent with its 95% CI band."""
@@ -109,6 +116,8 @@ def _bands(x: np.ndarray, lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndar
         ax.fill_between(x, lo, hi, color=pal[a], alpha=0.2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if xlabel == "env steps":
+        _steps_axis(ax)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     return _save(fig, path)
@@ -137,6 +146,8 @@ def learning_curves(curves: pd.DataFrame, path: Path) -> Path:
                     facet_kws={"sharey": False, "sharex": False})
     g.set_titles("{col_name}")
     g.set_axis_labels("env steps", "eval score (paper metric)")
+    for ax in g.axes.flat:
+        _steps_axis(ax)
     fig = g.figure
     return _save(fig, path)
 
