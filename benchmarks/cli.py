@@ -203,7 +203,7 @@ def list_(what: str) -> None:
         for s in SUITES.values():
             b = s.budget
             steps = f"{b.max_env_steps:,}"
-            if s.task_budgets:  # per-task budgets: the range, and the paper profile's cap
+            if s.task_budgets:  # per-task budgets: their range
                 caps = [s.budget_for(t).max_env_steps for t in s.tasks]
                 steps = f"{min(caps):,}-{max(caps):,}"
             t.add_row(s.name, str(len(s.tasks)), ", ".join(s.agents), str(s.seeds), steps,

@@ -339,9 +339,10 @@ def make_env(task: Task) -> Environment:
     """The functional environment of a task; one shared instance per (hashable) task, since
     building some is slow (a brax system loads and compiles its model: seconds)."""
     try:
-        return _make_env_cached(task)
+        hash(task)
     except TypeError:  # an unhashable override value (a list inside env_kwargs): build anew
         return _make_env(task)
+    return _make_env_cached(task)
 
 
 @functools.lru_cache(maxsize=None)

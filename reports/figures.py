@@ -106,7 +106,7 @@ def _steps_axis(ax: plt.Axes) -> None:
 
 
 def _bands(x: np.ndarray, lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str, ylabel: str,
-           path: Path, **plot_kw: object) -> Path:
+           path: Path, steps_axis: bool = False, **plot_kw: object) -> Path:
     """One line per agent with its 95% CI band."""
     pal = _palette(list(lines))
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -116,7 +116,7 @@ def _bands(x: np.ndarray, lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndar
         ax.fill_between(x, lo, hi, color=pal[a], alpha=0.2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if xlabel == "env steps":
+    if steps_axis:
         _steps_axis(ax)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
@@ -132,7 +132,8 @@ def performance_profiles(taus: np.ndarray, profiles: dict[str, tuple[np.ndarray,
 def sample_efficiency(grid: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                       path: Path) -> Path:
     """IQM of the normalized best-so-far score over env steps, with 95% CI bands."""
-    return _bands(grid, curves, "env steps", "IQM normalized best score so far", path, marker="o", ms=2.5)
+    return _bands(grid, curves, "env steps", "IQM normalized best score so far", path, steps_axis=True, marker="o",
+                  ms=2.5)
 
 
 def learning_curves(curves: pd.DataFrame, path: Path) -> Path:
