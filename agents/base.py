@@ -62,13 +62,19 @@ class EnvLike(Protocol):
 
 
 class TrainMetrics(NamedTuple):
-    """Per-iteration training statistics every agent reports (summed by the runner).
+    """Per-iteration training statistics every agent reports.
 
     Only finished episodes count, so a learning curve never mixes partial returns in.
+    `diagnostics` are the agent's own learning-health numbers (policy entropy, TD error,
+    saturation of its RNN, ...): a run that fails to learn then says why in its result file.
+    Their names are static for a given config; `scan_iterations` sums the episode counts and
+    averages the diagnostics over the iterations of one `train` call, and an agent may add
+    end-of-call snapshots (parameter norms) after the scan.
     """
 
     episode_return_sum: jax.Array  # sum of the returns of episodes that ended
     episodes: jax.Array  # number of episodes that ended
+    diagnostics: dict[str, jax.Array] = {}  # never mutated in place (shared default)
 
 
 def episode_metrics(timestep: TimeStepLike) -> TrainMetrics:
@@ -127,7 +133,8 @@ S = TypeVar("S")
 def scan_iterations(
     iteration: Callable[[S], tuple[S, TrainMetrics]], state: S, num_iterations: int, unroll: int = 1
 ) -> tuple[S, TrainMetrics]:
-    """Run `iteration` `num_iterations` times in one `lax.scan`; return summed metrics.
+    """Run `iteration` `num_iterations` times in one `lax.scan`; return the episode counts summed
+    and the diagnostics averaged over the iterations.
 
     Shared by every agent so chunking, unrolling and metric reduction live in one place.
     """
@@ -137,7 +144,11 @@ def scan_iterations(
         return s, m
 
     state, metrics = jax.lax.scan(body, state, None, length=num_iterations, unroll=unroll)
-    return state, jax.tree_util.tree_map(lambda x: jnp.sum(x, axis=0), metrics)
+    return state, TrainMetrics(
+        episode_return_sum=jnp.sum(metrics.episode_return_sum, axis=0),
+        episodes=jnp.sum(metrics.episodes, axis=0),
+        diagnostics={k: jnp.mean(v, axis=0) for k, v in metrics.diagnostics.items()},
+    )
 
 
 class DiscreteUniform(NamedTuple):

@@ -194,10 +194,16 @@ def gae(reward: jax.Array, value: jax.Array, next_value: jax.Array, terminated: 
 def ppo_loss(log_prob: jax.Array, old_log_prob: jax.Array, advantages: jax.Array, value: jax.Array,
              old_value: jax.Array, targets: jax.Array, entropy: jax.Array, cfg: PPOConfig,
              ent_coef: float = 0.01) -> tuple[jax.Array, dict]:
-    """Clipped surrogate + vf_coef * (clipped) value loss - ent_coef * entropy (purejaxrl)."""
+    """Clipped surrogate + vf_coef * (clipped) value loss - ent_coef * entropy (purejaxrl).
+
+    The aux dict also carries two diagnostics of the step size: `approx_kl`, the estimator
+    E[(r - 1) - log r] of KL(old || new) (non-negative, unbiased), and `clip_fraction`, the share
+    of samples whose ratio r left [1 - clip_eps, 1 + clip_eps].
+    """
     if cfg.normalize_advantages:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    ratio = jnp.exp(log_prob - old_log_prob)
+    log_ratio = log_prob - old_log_prob
+    ratio = jnp.exp(log_ratio)
     surrogate = jnp.minimum(ratio * advantages, jnp.clip(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps) * advantages)
     actor_loss = -surrogate.mean()
     sq = (value - targets) ** 2
@@ -207,7 +213,27 @@ def ppo_loss(log_prob: jax.Array, old_log_prob: jax.Array, advantages: jax.Array
     value_loss = 0.5 * sq.mean()
     ent = entropy.mean()
     total = actor_loss + cfg.vf_coef * value_loss - ent_coef * ent
-    return total, {"actor": actor_loss, "value": value_loss, "entropy": ent}
+    aux = {"actor": actor_loss, "value": value_loss, "entropy": ent,
+           "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
+           "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > cfg.clip_eps).astype(jnp.float32))}
+    return total, jax.lax.stop_gradient(aux)
+
+
+def explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
+    """1 - Var(targets - values) / Var(targets): 1 = the critic predicts the returns, <= 0 = no
+    better than a constant (NaN-free: 0 when the targets do not vary)."""
+    var = jnp.var(targets)
+    return jnp.where(var > 0, 1.0 - jnp.var(targets - values) / jnp.where(var > 0, var, 1.0), 0.0)
+
+
+DIAGNOSTICS = {
+    "entropy": "policy entropy on the rollout (mean over minibatches and epochs)",
+    "approx_kl": "E[(r - 1) - log r], r = pi_new / pi_old: how far each update moved the policy",
+    "clip_fraction": "share of samples whose probability ratio was clipped",
+    "value_loss": "the (clipped) value loss, 1/2 mean squared error",
+    "explained_variance": "1 - Var(target - V) / Var(target) on the rollout, before the update",
+}
+"""What `train` reports in `TrainMetrics.diagnostics` (means over the iterations of an epoch)."""
 
 
 @dataclass(frozen=True)
@@ -354,17 +380,22 @@ class PPOAgent:
 
             def minibatch(c, mb):
                 params, opt_state = c
-                grads, _ = jax.grad(loss_fn, has_aux=True)(params, mb)
+                grads, aux = jax.grad(loss_fn, has_aux=True)(params, mb)
                 updates, opt_state = optimizer.update(grads, opt_state, params)
-                return (optax.apply_updates(params, updates), opt_state), None
+                return (optax.apply_updates(params, updates), opt_state), aux
 
-            (params, opt_state), _ = jax.lax.scan(minibatch, (params, opt_state), minibatches)
-            return (params, opt_state, key), None
+            (params, opt_state), aux = jax.lax.scan(minibatch, (params, opt_state), minibatches)
+            return (params, opt_state, key), aux
 
         key, k_update = jax.random.split(s.key)
-        (params, opt_state, _), _ = jax.lax.scan(epoch, (s.params, s.opt_state, k_update), None,
-                                                 length=cfg.update_epochs)
+        (params, opt_state, _), aux = jax.lax.scan(epoch, (s.params, s.opt_state, k_update), None,
+                                                   length=cfg.update_epochs)
         metrics = jax.tree_util.tree_map(jnp.sum, metrics)
+        diagnostics = {"entropy": aux["entropy"], "approx_kl": aux["approx_kl"], "clip_fraction": aux["clip_fraction"],
+                       "value_loss": aux["value"]}
+        diagnostics = {k: jnp.mean(v) for k, v in diagnostics.items()}
+        diagnostics["explained_variance"] = explained_variance(traj.value, targets)
+        metrics = metrics._replace(diagnostics=diagnostics)
         return s._replace(params=params, opt_state=opt_state, key=key), metrics
 
     def policy_params(self, state: PPOState) -> PPOPolicyParams:

@@ -220,6 +220,43 @@ class PolicyParams(NamedTuple):
     reward_stats: RunningStats
 
 
+SATURATION = 0.95
+"""|h_i| above which a tanh unit counts as saturated: its derivative 1 - h^2 is below 0.1, so its
+RFLO trace (and any gradient through it) has all but vanished."""
+
+DIAGNOSTICS = {
+    "entropy": "policy entropy at the sampled states (nats), mean over steps",
+    "td_error": "mean TD error delta; persistently positive = the critic under-estimates",
+    "abs_td_error": "mean |delta|",
+    "value": "mean V(h_t)",
+    "saturation": "CT-RNN: fraction of hidden units with |h| > 0.95, mean over steps",
+    "tau_at_clamp": "CT-RNN: fraction of time constants held at the clamp tau = 1 (end of epoch)",
+    "w_norm": "CT-RNN: Frobenius norm of W (input, recurrent and bias columns; end of epoch)",
+    "rnn_norm": "LRU: global L2 norm of its parameters (end of epoch)",
+    "actor_norm": "Frobenius norm of the actor readout K_A (end of epoch): large = near-deterministic policy",
+}
+"""What `train` reports in `TrainMetrics.diagnostics` (the CT-RNN and LRU entries only for that core)."""
+
+
+def step_diagnostics(h: jax.Array | None, entropy: jax.Array, delta: jax.Array, value: jax.Array) -> dict[str, jax.Array]:
+    """Per-step health numbers of one env (`h`: the CT-RNN state, None for other cores)."""
+    out = {"entropy": entropy, "td_error": delta, "abs_td_error": jnp.abs(delta), "value": value}
+    if h is not None:
+        out["saturation"] = jnp.mean((jnp.abs(h) > SATURATION).astype(jnp.float32))
+    return out
+
+
+def parameter_diagnostics(params: Params, rnn: str) -> dict[str, jax.Array]:
+    """End-of-epoch snapshot of the parameters: collapse shows here first (tau on its clamp, W growing)."""
+    out = {"actor_norm": jnp.linalg.norm(params.readouts.actor)}
+    if rnn == "ctrnn":
+        out["tau_at_clamp"] = jnp.mean((params.rnn.tau <= 1.0).astype(jnp.float32))
+        out["w_norm"] = jnp.linalg.norm(params.rnn.W)
+    elif rnn == "lru":
+        out["rnn_norm"] = optax.tree.norm(params.rnn)
+    return out
+
+
 def _glorot(key: PRNGKey, shape: tuple[int, ...]) -> jax.Array:
     return jax.nn.initializers.glorot_normal()(key, shape, jnp.float32)
 
@@ -445,7 +482,9 @@ class RTRRLAgent:
         return jax.random.split(key, n)
 
     def train(self, state: RTRRLState, env: EnvLike, num_iterations: int) -> tuple[RTRRLState, TrainMetrics]:
-        return scan_iterations(lambda s: self._iteration(s, env), state, num_iterations, self.config.unroll)
+        state, metrics = scan_iterations(lambda s: self._iteration(s, env), state, num_iterations, self.config.unroll)
+        snapshot = parameter_diagnostics(state.params, self.config.rnn)
+        return state, metrics._replace(diagnostics={**metrics.diagnostics, **snapshot})
 
     def _iteration(self, s: RTRRLState, env: EnvLike) -> tuple[RTRRLState, TrainMetrics]:
         cfg = self.config
@@ -490,9 +529,11 @@ class RTRRLAgent:
             )
             weight = cfg.gamma * c.weight * (1.0 - d) + d if cfg.eta is None else c.weight
             z = self._trace_step(c.z, g, done, weight)
-            return Carry(state, h, trace, z, value, action, weight), direction, delta
+            entropy = head.entropy(h @ params.readouts.actor, cfg.average_logprob_over_dims)
+            diag = step_diagnostics(h if cfg.rnn == "ctrnn" else None, entropy, delta, value)
+            return Carry(state, h, trace, z, value, action, weight), direction, delta, diag
 
-        carry, direction, delta = jax.vmap(per_env)(s.carry, ts, self._action_keys(k_act))
+        carry, direction, delta, diag = jax.vmap(per_env)(s.carry, ts, self._action_keys(k_act))
         direction = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), direction)
 
         # Adam ascent: feed the negated direction to a minimiser, per group
@@ -507,7 +548,8 @@ class RTRRLAgent:
         r_bar = s.r_bar if not cfg.eta else s.r_bar + cfg.eta * jnp.mean(delta)
         new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, wiring, head, env_state, carry, r_bar,
                          obs_stats, reward_stats, key)
-        return new, episode_metrics(ts)
+        metrics = episode_metrics(ts)._replace(diagnostics={k: jnp.mean(v) for k, v in diag.items()})
+        return new, metrics
 
     def policy_params(self, state: RTRRLState) -> PolicyParams:
         return PolicyParams(state.params, state.head, state.wiring, state.obs_stats, state.reward_stats)

@@ -199,6 +199,7 @@ class EpochOutput(NamedTuple):
     return_sum: jax.Array
     episodes: jax.Array
     env_steps: jax.Array
+    diagnostics: dict[str, jax.Array]  # the agent's learning-health numbers of this epoch (`TrainMetrics`)
 
 
 def all_finite(tree: Any) -> jax.Array:
@@ -248,7 +249,8 @@ def make_block_program(agent: Agent, env: Environment, budget: Budget):
         # frozen seeds keep everything; a diverging seed keeps its last finite agent state
         new_stop = tree_select(stop.active, candidate, stop)
         agent_state = tree_select(jnp.logical_and(stop.active, finite), new_state, agent_state)
-        out = EpochOutput(stop.active, score, metrics.episode_return_sum, metrics.episodes, env_steps)
+        out = EpochOutput(stop.active, score, metrics.episode_return_sum, metrics.episodes, env_steps,
+                          metrics.diagnostics)
         return (agent_state, new_stop), out
 
     def final_one(carry, seed):
@@ -291,7 +293,8 @@ def _failure(unit: Unit, seed: int, message: str, command: str, started: str) ->
         run_id=f"{unit.suite}/{unit.task.id}/{unit.agent}/{seed}", suite=unit.suite, task=unit.task.id,
         agent=unit.agent, seed=seed, config=cfg, config_hash=config_hash(cfg), status="failed",
         message=message[:4000], stop_reason="error",
-        curve={"env_steps": [], "wall_time": [], "eval_score": [], "train_return": [], "train_episodes": []},
+        curve={"env_steps": [], "wall_time": [], "eval_score": [], "train_return": [], "train_episodes": [],
+               "diagnostics": {}},
         best_score=None, best_step=None, final_eval_score=None, final_score=None, env_steps=0, num_evals=0,
         timing=None, provenance=_provenance(command, started),
     )
@@ -347,6 +350,8 @@ def _run_unit(unit: Unit, command: str, started: str, on_epoch: EpochCallback | 
             "train_return": [_none_if_nan(float(o.return_sum[i] / o.episodes[i])) if o.episodes[i] > 0 else None
                              for o, _ in rows],
             "train_episodes": [int(o.episodes[i]) for o, _ in rows],
+            "diagnostics": {name: [_none_if_nan(float(o.diagnostics[name][i])) for o, _ in rows]
+                            for name in sorted(outputs[0].diagnostics)},
         }
         if stop.diverged[i]:
             status, reason = "diverged", "divergence"

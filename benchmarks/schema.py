@@ -1,6 +1,7 @@
 """The result file schema: one JSON file per (suite, task, agent, seed).
 
-Versioned: bump `SCHEMA_VERSION` on any incompatible change. `reports/` never imports
+Versioned: bump `SCHEMA_VERSION` on any change. v2 added `curve.diagnostics`; v1 files (without
+it) still validate and load. `reports/` never imports
 this module; it validates files against the JSON Schema exported from it
 (`reports/run_result.schema.json`, kept in sync by a test and `rtrrl-bench schema`).
 """
@@ -12,7 +13,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Status = Literal["completed", "early-stopped", "diverged", "failed"]
 FINISHED_STATUSES: tuple[str, ...] = ("completed", "early-stopped", "diverged")
@@ -31,6 +32,12 @@ class Curve(_Strict):
     eval_score: list[Optional[float]] = Field(description="paper metric (spec §5.4) at the evaluation")
     train_return: list[Optional[float]] = Field(description="mean return of training episodes finished since the previous evaluation; null if none")
     train_episodes: list[int] = Field(description="training episodes finished since the previous evaluation")
+    diagnostics: dict[str, list[Optional[float]]] = Field(
+        default_factory=dict,
+        description="the agent's learning-health numbers at each evaluation (name -> one value per evaluation), "
+        "computed inside the training program: e.g. entropy, td_error, saturation for the RTRRL family; "
+        "entropy, approx_kl, clip_fraction, value_loss, explained_variance for PPO (README: Learning "
+        "diagnostics); null where not finite (added in v2: absent in v1 files)")
 
 
 class Timing(_Strict):
@@ -61,7 +68,7 @@ class Provenance(_Strict):
 
 
 class RunResult(_Strict):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     run_id: str = Field(description="suite/task/agent/seed")
     suite: str
     task: str

@@ -23,9 +23,10 @@ import pandas as pd
 from reports import figures, stats, tables
 from reports.html import render_html
 from reports.load import Loaded, load_reference, load_results
-from reports.scores import (POLICY, coverage, curves_table, efficiency_curves, run_table, score_matrices)
-from reports.sections import (FIGURE_TITLES, SuiteSection, aggregate_display, aggregate_frame, constants_line,
-                              coverage_display, poi_display)
+from reports.scores import (POLICY, coverage, curves_table, diagnostics_table, efficiency_curves, run_table,
+                            score_matrices)
+from reports.sections import (DIAGNOSTICS_NOTE, FIGURE_TITLES, SuiteSection, aggregate_display, aggregate_frame,
+                              constants_line, coverage_display, poi_display)
 
 TAUS = np.linspace(-0.25, 1.25, 61)
 """Performance-profile thresholds on the normalized scale (below random to above the ceiling)."""
@@ -50,7 +51,8 @@ def slug(name: str) -> str:
 
 
 def analyse_suite(name: str, loaded: Loaded, runs: pd.DataFrame, curves: pd.DataFrame, cov: pd.DataFrame,
-                  constants: dict[str, Any] | None, opts: Options, out_dir: Path) -> SuiteSection:
+                  constants: dict[str, Any] | None, opts: Options, out_dir: Path,
+                  diag: pd.DataFrame | None = None) -> SuiteSection:
     sr = runs[runs["suite"] == name]
     sec = SuiteSection(name, slug(name), cov[cov["suite"] == name].reset_index(drop=True),
                        tables.per_task(sr, opts.reps_small, opts.seed) if not sr.empty else pd.DataFrame())
@@ -79,6 +81,10 @@ def analyse_suite(name: str, loaded: Loaded, runs: pd.DataFrame, curves: pd.Data
             sec.figures["efficiency"] = figures.sample_efficiency(grid, eff_ci, fig_dir / "sample_efficiency.png")
     sec.figures["compute"] = figures.compute_view(sr, fig_dir / "compute.png")
     sec.figures = {k: sec.figures[k] for k in FIGURE_TITLES if sec.figures.get(k) is not None}
+    sd = diag[diag["suite"] == name] if diag is not None else pd.DataFrame()
+    for task, g in sd.groupby("task", sort=True):
+        if np.isfinite(g["value"].astype(float)).any():
+            sec.diagnostics[str(task)] = figures.diagnostics(g, str(task), fig_dir / "diagnostics" / f"{slug(str(task))}.png")
     return sec
 
 
@@ -105,9 +111,10 @@ def build_report(results_dir: Path, out_dir: Path, options: Options | None = Non
     try:
         runs = run_table(loaded, constants, out_dir)
         curves = curves_table(loaded, constants)
+        diag = diagnostics_table(loaded)
         cov = coverage(loaded, runs)
         names = sorted(set(runs["suite"]) | set(loaded.planned))
-        sections = [analyse_suite(n, loaded, runs, curves, cov, constants, opts, work) for n in names]
+        sections = [analyse_suite(n, loaded, runs, curves, cov, constants, opts, work, diag) for n in names]
         paper_df = tables.paper_comparison(runs, paper, constants) if paper else pd.DataFrame()
         _write_tables(work, sections, paper_df, cov)
         (work / "README.md").write_text(render_markdown(loaded, sections, paper_df, constants, opts, work))
@@ -199,6 +206,10 @@ def render_markdown(loaded: Loaded, sections: list[SuiteSection], paper_df: pd.D
             for key, path in sec.figures.items():
                 rel = path.relative_to(work).as_posix()
                 lines += [f"![{FIGURE_TITLES[key]}]({rel})", ""]
+        if sec.diagnostics:
+            lines += ["### Learning diagnostics", "", DIAGNOSTICS_NOTE, ""]
+            for task, path in sec.diagnostics.items():
+                lines += [f"![{tables.md_escape(task)}: learning diagnostics]({path.relative_to(work).as_posix()})", ""]
     if not paper_df.empty:
         lines += ["## Comparison with the paper (Tables 2 and 3)", "",
                   f"⚠ marks our median outside the paper's spread: more than {tables.PAPER_SPREAD:g} paper stds, "

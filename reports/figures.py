@@ -169,3 +169,23 @@ def compute_view(runs: pd.DataFrame, path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
     return _save(fig, path)
+
+
+def diagnostics(diag: pd.DataFrame, task: str, path: Path) -> Path:
+    """Small multiples of one task's learning diagnostics over env steps: one panel per diagnostic,
+    one thin line per run, coloured by agent. Collapse reads at a glance: entropy falling to 0,
+    saturation and tau-at-clamp rising to 1, a TD error that never changes sign."""
+    d = diag[np.isfinite(diag["value"].astype(float))]
+    agents = sorted(d["agent"].unique())
+    names = sorted(d["diagnostic"].unique(), key=lambda n: (n != "entropy", n))
+    g = sns.relplot(d, x="env_steps", y="value", hue="agent", hue_order=agents, palette=_palette(agents),
+                    col="diagnostic", col_order=names, col_wrap=min(4, max(1, len(names))), kind="line",
+                    units="seed", estimator=None, alpha=0.7, lw=1, height=2.1, aspect=1.35,
+                    facet_kws={"sharey": False, "sharex": True})
+    g.set_titles("{col_name}")
+    g.set_axis_labels("env steps", "")
+    for ax in g.axes.flat:
+        _steps_axis(ax)
+        ax.grid(alpha=0.3)
+    g.figure.suptitle(task, y=1.02)
+    return _save(g.figure, path)

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from reports import tables
-from reports.sections import FIGURE_TITLES, SuiteSection, aggregate_display, constants_line, coverage_display, poi_display
+from reports.sections import (DIAGNOSTICS_NOTE, FIGURE_TITLES, SuiteSection, aggregate_display, constants_line,
+                              coverage_display, poi_display)
 from reports.load import Loaded
 from reports.scores import POLICY
 
@@ -81,10 +82,11 @@ def render_html(loaded: Loaded, sections: list[SuiteSection], paper_df: pd.DataF
             "tasks": sec.tasks, "left_out": sec.left_out, "no_constants": sec.no_constants,
             "per_task": _per_task_rows(sec, runs) if not sec.per_task.empty else [],
             "figures": [(FIGURE_TITLES[k], _image(p)) for k, p in sec.figures.items()],
+            "diagnostics": [(f"{task}: learning diagnostics", _image(p)) for task, p in sec.diagnostics.items()],
         })
     return _env().get_template("leaderboard.html.j2").render(
         suites=suites, n_valid=len(loaded.runs), rejected=[(str(p), why) for p, why in loaded.rejected],
-        constants_line=constants_line(constants), policy=POLICY, reps=opts.reps, reps_small=opts.reps_small,
+        constants_line=constants_line(constants), diagnostics_note=DIAGNOSTICS_NOTE, policy=POLICY, reps=opts.reps, reps_small=opts.reps_small,
         seed=opts.seed, alpha=tables.ALPHA,
         paper=_frame(tables.paper_display(paper_df[paper_df["ours_runs"] > 0]))
         if not paper_df.empty and (paper_df["ours_runs"] > 0).any() else None,

@@ -151,6 +151,20 @@ def curves_table(loaded: Loaded, constants: dict[str, Any] | None) -> pd.DataFra
     return pd.DataFrame(rows, columns=cols)
 
 
+def diagnostics_table(loaded: Loaded) -> pd.DataFrame:
+    """Long table of the agents' learning diagnostics: one row per (run, evaluation, diagnostic).
+
+    Files of schema v1 have none and add no rows."""
+    rows = []
+    for run in loaded.runs:
+        cv = run["curve"]
+        for name, values in sorted(cv.get("diagnostics", {}).items()):
+            for step, v in zip(cv["env_steps"], values):
+                rows.append({"suite": run["suite"], "task": run["task"], "agent": run["agent"], "seed": run["seed"],
+                             "env_steps": step, "diagnostic": name, "value": np.nan if v is None else float(v)})
+    return pd.DataFrame(rows, columns=["suite", "task", "agent", "seed", "env_steps", "diagnostic", "value"])
+
+
 def efficiency_curves(curves: pd.DataFrame, runs: pd.DataFrame, tasks: list[str], points: int = 20
                       ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Normalized best-so-far score of every run at common env-step checkpoints.

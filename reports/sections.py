@@ -23,6 +23,8 @@ class SuiteSection:
     aggregates: dict[str, dict[str, stats.Interval]] = field(default_factory=dict)
     poi: dict[tuple[str, str], stats.Interval] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
+    diagnostics: dict[str, Path] = field(default_factory=dict)
+    """task -> its small-multiples figure of the agents' learning diagnostics."""
 
 
 FIGURE_TITLES = {
@@ -34,6 +36,10 @@ FIGURE_TITLES = {
     "curves": "Learning curves per task",
     "compute": "Score vs wall-clock",
 }
+DIAGNOSTICS_NOTE = ("Each agent's own health numbers at every evaluation, computed inside the training program "
+                    "(one line per run): the RTRRL family reports policy entropy, TD error, mean value, "
+                    "CT-RNN saturation (|h| > 0.95), time constants at the clamp and parameter norms; PPO reports "
+                    "entropy, approximate KL, clip fraction, value loss and explained variance.")
 
 
 def aggregate_frame(sec: SuiteSection) -> pd.DataFrame:

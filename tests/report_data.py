@@ -44,6 +44,17 @@ def reference_dir(root: Path) -> Path:
     return data
 
 
+DIAGNOSTICS = {"rtrrl": ("entropy", "saturation"), "ppo": ("approx_kl", "entropy")}
+"""Learning diagnostics each test agent reports (random: none, as the real one)."""
+
+
+def diagnostic_value(name: str, seed: int, evaluation: int) -> float | None:
+    """A known value per (diagnostic, seed, evaluation); the third evaluation's saturation is non-finite."""
+    if name == "saturation" and evaluation == 2:
+        return None
+    return round(0.1 * (len(name) + seed) / (evaluation + 1), 6)
+
+
 def _provenance() -> dict:
     return {"git_commit": "0123456789abcdef", "git_dirty": False, "python": "3.11", "packages": {"jax": "0.10.2"},
             "platform": "cpu", "device": "cpu:0", "host": "testhost", "xla_flags": None, "nproc": "1",
@@ -61,6 +72,8 @@ def make_run(suite: str, task: str, agent: str, seed: int, best: float | None, s
         scores = [fl + 0.1 * (ce - fl), None]
         evals = 2
     env_steps = [interval * (i + 1) for i in range(evals)]
+    names = DIAGNOSTICS.get(agent, ())
+    diagnostics = {n: [diagnostic_value(n, seed, i) for i in range(evals)] for n in names}
     finite = [s for s in (scores or []) if s is not None]
     b = max(finite) if finite else None
     return RunResult(
@@ -69,7 +82,7 @@ def make_run(suite: str, task: str, agent: str, seed: int, best: float | None, s
         status=status, message=None if status in ("completed", "early-stopped") else f"{status} on purpose",
         stop_reason={"completed": "budget", "early-stopped": "patience", "diverged": "divergence", "failed": "error"}[status],
         curve={"env_steps": env_steps, "wall_time": [0.5 * (i + 1) for i in range(evals)], "eval_score": scores or [],
-               "train_return": [None] * evals, "train_episodes": [0] * evals},
+               "train_return": [None] * evals, "train_episodes": [0] * evals, "diagnostics": diagnostics},
         best_score=b, best_step=env_steps[(scores or []).index(b)] if b is not None else None,
         final_eval_score=finite[-1] if finite else None, final_score=b, env_steps=env_steps[-1] if env_steps else 0,
         num_evals=evals, timing=None if status == "failed" else {

@@ -16,7 +16,7 @@ from scipy import stats
 
 from agents.heads import GaussianHead
 from agents.networks import RecurrentActorCritic, initial_carry
-from agents.ppo import PPOAgent, PPOConfig, gae, ppo_loss
+from agents.ppo import DIAGNOSTICS, PPOAgent, PPOConfig, explained_variance, gae, ppo_loss
 from benchmarks.envs import make_env
 from benchmarks.tasks import TASKS
 
@@ -65,6 +65,30 @@ def test_clipped_loss_equals_a_hand_computation():
     want = actor + 0.5 * value_loss - 0.01 * entropy.mean()
     np.testing.assert_allclose(float(got), want, rtol=1e-4)
     np.testing.assert_allclose(float(aux["value"]), value_loss, rtol=1e-4)
+    # diagnostics: KL estimator E[(r - 1) - log r] and the share of clipped ratios
+    np.testing.assert_allclose(float(aux["approx_kl"]), np.mean((ratio - 1) - (lp - old_lp)), rtol=1e-4)
+    assert float(aux["clip_fraction"]) == np.mean(np.abs(ratio - 1) > 0.2) > 0
+
+
+def test_explained_variance_equals_its_definition():
+    rng = np.random.default_rng(2)
+    targets = rng.normal(size=(16, 4))
+    values = targets + 0.5 * rng.normal(size=(16, 4))
+    want = 1 - np.var(targets - values) / np.var(targets)
+    np.testing.assert_allclose(float(explained_variance(jnp.asarray(values), jnp.asarray(targets))), want, rtol=1e-5)
+    assert float(explained_variance(jnp.asarray(targets), jnp.asarray(targets))) == 1.0
+    assert float(explained_variance(jnp.zeros(4), jnp.ones(4))) == 0.0, "constant targets: 0, not NaN"
+
+
+def test_training_reports_its_diagnostics():
+    env = make_env(TASKS["CartPole-v1"])
+    agent = PPOAgent(PPOConfig(num_steps=16))
+    s = agent.init(jax.random.PRNGKey(0), env)
+    _, m = jax.jit(lambda s: agent.train(s, env, 3))(s)
+    assert set(m.diagnostics) == set(DIAGNOSTICS)
+    d = {k: float(v) for k, v in m.diagnostics.items()}
+    assert 0.0 < d["entropy"] <= np.log(2) + 1e-6 and d["approx_kl"] >= 0.0 and 0.0 <= d["clip_fraction"] <= 1.0
+    assert d["value_loss"] > 0.0 and d["explained_variance"] <= 1.0
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm", "ctrnn"])

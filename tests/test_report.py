@@ -16,8 +16,8 @@ from benchmarks.storage import result_path, write_result
 from reports import tables
 from reports.build import Options, build_report
 from reports.load import DATA_DIR, load_results
-from reports.scores import coverage, run_table
-from report_data import AGENTS, CONSTANTS, TASKS, make_run, reference_dir, write_grid
+from reports.scores import coverage, diagnostics_table, run_table
+from report_data import AGENTS, CONSTANTS, DIAGNOSTICS, TASKS, diagnostic_value, make_run, reference_dir, write_grid
 
 FAST = Options(reps=2_000, reps_small=500, seed=3, screenshot=False)
 
@@ -131,8 +131,13 @@ def test_report_files_and_contents(built, grid):
     for f in ("README.md", "index.html", "tables/coverage.csv", "tables/demo_per_task.csv", "tables/demo_per_task.tex",
               "tables/demo_aggregates.csv", "tables/paper_comparison.csv", "tables/paper_comparison.tex"):
         assert f in names, f
-    figs = {n for n in names if n.startswith("figures/demo/")}
+    figs = {n for n in names if n.startswith("figures/demo/") and "/diagnostics/" not in n}
     assert len(figs) == 7, figs
+    assert {n for n in names if n.startswith("figures/demo/diagnostics/")} == {
+        f"figures/demo/diagnostics/{t}.png" for t in TASKS}, "one small-multiples figure per task"
+    assert "### Learning diagnostics" in built.readme.read_text()
+    html = built.html.read_text()
+    assert 'id="suite-demo-diagnostics"' in html and html.count('class="diagnostics"') == len(TASKS)
     text = built.readme.read_text()
     assert "Failure policy" in text and "Normalization constants version 99" in text
     assert "seed_12.json" in text and "seed_13.json" in text
@@ -143,6 +148,24 @@ def test_report_files_and_contents(built, grid):
     agg = pd.read_csv(out / "tables/demo_aggregates.csv").set_index("agent")
     assert agg.loc["rtrrl", "iqm"] > agg.loc["ppo", "iqm"] > agg.loc["random", "iqm"]
     assert (agg["iqm_low"] <= agg["iqm"]).all() and (agg["iqm"] <= agg["iqm_high"]).all()
+
+
+def test_diagnostics_table_has_every_written_value(grid):
+    results, _, _ = grid
+    loaded = load_results(results)
+    d = diagnostics_table(loaded)
+    expected = 0
+    for run in loaded.runs:
+        for name in DIAGNOSTICS.get(run["agent"], ()):
+            for i, step in enumerate(run["curve"]["env_steps"]):
+                expected += 1
+                row = d[(d.task == run["task"]) & (d.agent == run["agent"]) & (d.seed == run["seed"])
+                        & (d.diagnostic == name) & (d.env_steps == step)]
+                want = diagnostic_value(name, run["seed"], i)
+                assert len(row) == 1
+                assert (np.isnan(row["value"].iloc[0]) if want is None else row["value"].iloc[0] == want)
+    assert len(d) == expected > 0
+    assert set(d["agent"]) == set(DIAGNOSTICS), "the random agent reports none"
 
 
 def test_same_inputs_give_byte_identical_reports(built, grid):

@@ -34,7 +34,8 @@ def test_round_trip(written):
     result = read_result(path)
     assert RunResult.model_validate_json(result.model_dump_json()) == result
     data = json.loads(path.read_text())
-    assert data["schema_version"] == 1 and data["config"]["seed"] == 0
+    assert data["schema_version"] == 2 and data["config"]["seed"] == 0
+    assert data["curve"]["diagnostics"] == {}, "the random agent has no learning diagnostics"
     assert data["config"]["task"]["env_params"] == {"memory_length": 4}
     assert data["provenance"]["packages"]["jax"]
     assert validate(data) is None, "the exported JSON Schema accepts what the runner writes"
@@ -47,7 +48,8 @@ def test_exported_schema_is_in_sync():
 @pytest.mark.parametrize("mutate, why", [
     (lambda d: d.pop("config_hash"), "config_hash"),
     (lambda d: d.update(status="finished"), "status"),
-    (lambda d: d.update(schema_version=2), "schema_version"),
+    (lambda d: d.update(schema_version=3), "schema_version"),
+    (lambda d: d["curve"].update(diagnostics={"entropy": "high"}), "diagnostics"),
     (lambda d: d.update(unexpected=1), "unexpected"),
     (lambda d: d["curve"].update(env_steps="many"), "env_steps"),
     (lambda d: d.update(seed=1.5), "seed"),
@@ -62,6 +64,18 @@ def test_malformed_files_are_rejected_by_both_validators(written, tmp_path, muta
     assert validate(data) is not None
     loaded = load_results(tmp_path)
     assert loaded.runs == [] and len(loaded.rejected) == 1
+
+
+def test_version_1_files_still_load(written, tmp_path):
+    """v1 files (before `curve.diagnostics`) stay readable by the runner's resume and the report."""
+    data = json.loads(_file(written).read_text())
+    data["schema_version"] = 1
+    del data["curve"]["diagnostics"]
+    old = tmp_path / "seed_0.json"
+    old.write_text(json.dumps(data))
+    assert read_result(old).curve.diagnostics == {}
+    assert validate(data) is None
+    assert len(load_results(tmp_path).runs) == 1
 
 
 def test_truncated_file_is_rejected(written, tmp_path):

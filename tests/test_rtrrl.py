@@ -296,3 +296,51 @@ def test_normalize_eval_only_trains_on_raw_inputs():
     np.testing.assert_allclose(eval_only.params.rnn.W, raw.params.rnn.W, rtol=1e-6)
     assert float(eval_only.obs_stats.count) > 50
     assert not np.allclose(both.params.rnn.W, raw.params.rnn.W)
+
+
+@pytest.mark.parametrize("rnn", ["ctrnn", "lru", "none"])
+def test_diagnostics_equal_a_hand_loop(rnn):
+    """`train`'s diagnostics against numpy over states recorded one iteration at a time.
+
+    CartPole-v1 pays reward 1 on every step and an episode ends exactly where the env's step
+    counter restarts at 0, so delta_t = 1 + gamma (1 - d_t) V(h_t) - V(h_{t-1}) by hand (no
+    truncation within 120 steps)."""
+    agent = RTRRLAgent(RTRRLConfig(rnn=rnn))
+    env, s0 = _state(agent, "CartPole-v1", seed=3)
+    steps = 120
+    one = jax.jit(lambda s: agent._iteration(s, env)[0])
+    states = [s0]
+    for _ in range(steps):
+        states.append(one(states[-1]))
+    end, m = jax.jit(lambda s: agent.train(s, env, steps))(s0)
+    got = {k: float(v) for k, v in m.diagnostics.items()}
+
+    def at(k, f):
+        return np.asarray(f(states[k]), np.float64)
+
+    entropy, delta, value, sat = [], [], [], []
+    for k in range(1, steps + 1):
+        logits = at(k, lambda s: s.carry.y[0]) @ at(k - 1, lambda s: s.params.readouts.actor)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        entropy.append(-(p * np.log(p)).sum())
+        v, v_prev = at(k, lambda s: s.carry.v_stored[0]), at(k - 1, lambda s: s.carry.v_stored[0])
+        done = at(k, lambda s: s.env_state.time[0]) == 0
+        delta.append(1.0 + 0.99 * (1 - done) * v - v_prev)
+        value.append(v)
+        if rnn == "ctrnn":
+            sat.append(np.mean(np.abs(at(k, lambda s: s.carry.y[0])) > 0.95))
+    want = {"entropy": np.mean(entropy), "td_error": np.mean(delta), "abs_td_error": np.mean(np.abs(delta)),
+            "value": np.mean(value), "actor_norm": np.linalg.norm(at(steps, lambda s: s.params.readouts.actor))}
+    if rnn == "ctrnn":
+        want |= {"saturation": np.mean(sat), "w_norm": np.linalg.norm(at(steps, lambda s: s.params.rnn.W)),
+                 "tau_at_clamp": np.mean(at(steps, lambda s: s.params.rnn.tau) == 1.0)}
+    if rnn == "lru":
+        want["rnn_norm"] = np.sqrt(sum(np.sum(np.asarray(x, np.float64) ** 2)
+                                       for x in jax.tree_util.tree_leaves(states[-1].params.rnn)))
+    assert set(got) == set(want)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=2e-4, atol=1e-5, err_msg=k)
+    assert 0 < want["entropy"] < np.log(2)
+    assert sum(at(k, lambda s: s.env_state.time[0]) == 0 for k in range(1, steps + 1)) >= 2, "episodes ended in the window"
+    np.testing.assert_allclose(end.params.readouts.actor, states[-1].params.readouts.actor, rtol=1e-5, atol=1e-6)
