@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any
 
 from agents.base import Agent, TrainMetrics
+from agents.presets import PRESETS, Preset, label, register_preset, split_label
 from agents.ppo import (
     PPOAgent,
     PPOConfig,
@@ -46,6 +47,18 @@ def default_config(name: str) -> Any:
     return AGENTS[name][1]()
 
 
+def preset_config(name: str, preset: str | None = None) -> Any:
+    """The agent's default config with a named preset's values applied (`agents.presets`)."""
+    cfg = default_config(name)
+    if preset is None:
+        return cfg
+    available = PRESETS.get(name, {})
+    if preset not in available:
+        valid = ", ".join(available) if available else "none"
+        raise KeyError(f"agent {name!r} has no preset {preset!r} (its presets: {valid})")
+    return dataclasses.replace(cfg, **dict(available[preset].settings))
+
+
 def config_fields(name: str) -> list[tuple[str, Any, str]]:
     """(field, default, type) of an agent's hyperparameters, for `list` and docs."""
     cfg = default_config(name)
@@ -62,4 +75,5 @@ register_agent(PPOGRUAgent, PPOGRUConfig)
 register_agent(PPOLSTMAgent, PPOLSTMConfig)
 register_agent(PPOCTRNNAgent, PPOCTRNNConfig)
 
-__all__ = ["AGENTS", "Agent", "TrainMetrics", "register_agent", "make_agent", "default_config", "config_fields"]
+__all__ = ["AGENTS", "PRESETS", "Agent", "Preset", "TrainMetrics", "register_agent", "register_preset", "make_agent",
+           "default_config", "preset_config", "config_fields", "label", "split_label"]

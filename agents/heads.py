@@ -114,12 +114,18 @@ def zero_action(head: Head, batch: tuple[int, ...] = ()) -> jax.Array:
     return jnp.zeros(batch, jnp.int32)
 
 
-def meta_rl_input(head: Head, obs: jax.Array, prev_action: jax.Array, reward: jax.Array,
-                  reset: jax.Array) -> jax.Array:
+def no_action(head: Head, batch: tuple[int, ...] = ()) -> jax.Array:
+    """The encoded previous action at an episode start: a zero vector (not the one-hot of action 0).
+    Policies carry encoded actions, so a fresh carry needs no flag to say "no action yet"."""
+    size = head.low.shape[-1] if isinstance(head, GaussianHead) else head.num_actions
+    return jnp.zeros((*batch, size))
+
+
+def meta_rl_input(obs: jax.Array, prev_encoded: jax.Array, reward: jax.Array, reset: jax.Array) -> jax.Array:
     """[obs, encoded previous action, previous reward] (spec §1.1), the two slots zeroed where
     `reset` (the observation starts an episode). Works on any leading batch shape."""
     keep = 1.0 - reset.astype(jnp.float32)
-    return jnp.concatenate([obs, keep[..., None] * head.encode(prev_action), (keep * reward)[..., None]], axis=-1)
+    return jnp.concatenate([obs, keep[..., None] * prev_encoded, (keep * reward)[..., None]], axis=-1)
 
 
 def make_head(spec, sigma_mode: int = 0) -> Head:

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from agents.base import EnvLike, EnvSpecLike, PRNGKey, TimeStepLike, TrainMetrics, episode_metrics, scan_iterations
-from agents.heads import GaussianHead, Head, make_head, meta_rl_input, zero_action
+from agents.heads import GaussianHead, Head, make_head, meta_rl_input, no_action, zero_action
 from agents.networks import CELLS, MLPActorCritic, RecurrentActorCritic, initial_carry
 
 
@@ -256,10 +256,9 @@ class PPOAgent:
     def recurrent(self) -> bool:
         return self.config.cell != "none"
 
-    def _input(self, head: Head, obs: jax.Array, prev_action: jax.Array, reward: jax.Array,
-               reset: jax.Array) -> jax.Array:
-        """Network input; with `meta_rl` the previous action and reward, zeroed at an episode start."""
-        return meta_rl_input(head, obs, prev_action, reward, reset) if self.config.meta_rl else obs
+    def _input(self, obs: jax.Array, prev_encoded: jax.Array, reward: jax.Array, reset: jax.Array) -> jax.Array:
+        """Network input; with `meta_rl` the (encoded) previous action and reward, zeroed at an episode start."""
+        return meta_rl_input(obs, prev_encoded, reward, reset) if self.config.meta_rl else obs
 
     def _apply(self, net, params, carry, obs: jax.Array, resets: jax.Array):
         """(carry, out, value) for obs (T, B, D) and resets (T, B), for either network."""
@@ -289,7 +288,7 @@ class PPOAgent:
         resets = jnp.ones((cfg.num_envs,), bool)
         carry = initial_carry(cfg.cell, cfg.hidden_size, (cfg.num_envs,)) if self.recurrent else jnp.zeros(())
         prev_action, prev_reward = zero_action(head, (cfg.num_envs,)), jnp.zeros((cfg.num_envs,))
-        x = self._input(head, ts.obs, prev_action, prev_reward, resets)
+        x = self._input(ts.obs, head.encode(prev_action), prev_reward, resets)
         params = net.init(k_net, carry, x[None], resets[None]) if self.recurrent else net.init(k_net, x)
         return PPOState(params, self._optimizer().init(params), head, env_state, ts.obs, resets, prev_action,
                         prev_reward, carry, key)
@@ -304,7 +303,7 @@ class PPOAgent:
         def step(c, _):
             env_state, obs, resets, prev_action, prev_reward, carry, key = c
             key, k_act, k_env = jax.random.split(key, 3)
-            x = self._input(head, obs, prev_action, prev_reward, resets)
+            x = self._input(obs, head.encode(prev_action), prev_reward, resets)
             carry, out, value = self._apply(net, params, carry, x[None], resets[None])
             out, value = out[0], value[0]
             action = head.sample(k_act, out)
@@ -312,7 +311,7 @@ class PPOAgent:
             env_state, ts = jax.vmap(env.step)(jax.random.split(k_env, n), env_state, head.executed(action))
             # V(final obs) from the state that saw this step (recurrent: here; MLP: one batched call after the scan)
             no_reset = jnp.zeros((n,), bool)
-            x_final = self._input(head, ts.final_obs, action, ts.reward, no_reset)
+            x_final = self._input(ts.final_obs, head.encode(action), ts.reward, no_reset)
             final_value = jnp.zeros_like(value)
             if cfg.bootstrap_truncation and self.recurrent:
                 final_value = self._apply(net, params, carry, x_final[None], no_reset[None])[2][0]
@@ -326,7 +325,7 @@ class PPOAgent:
         if cfg.bootstrap_truncation and not self.recurrent:
             traj = traj._replace(final_value=net.apply(params, x_finals, method="value"))
         env_state, obs, resets, prev_action, prev_reward, carry, key = c
-        x = self._input(head, obs, prev_action, prev_reward, resets)
+        x = self._input(obs, head.encode(prev_action), prev_reward, resets)
         last_value = self._apply(net, params, carry, x[None], resets[None])[2][0]
         s = s._replace(env_state=env_state, obs=obs, resets=resets, prev_action=prev_action, prev_reward=prev_reward,
                        carry=carry, key=key)
@@ -402,18 +401,18 @@ class PPOAgent:
         return PPOPolicyParams(state.params, state.head)
 
     def initial_carry(self, pp: PPOPolicyParams) -> tuple[Any, jax.Array]:
-        """(recurrent state, previous action) at an episode start."""
+        """(recurrent state, encoded previous action) at an episode start: zeros, as training's first input."""
         core = initial_carry(self.config.cell, self.config.hidden_size) if self.recurrent else jnp.zeros(())
-        return core, zero_action(pp.head)
+        return core, no_action(pp.head)
 
     def policy(self, pp: PPOPolicyParams, carry, timestep: TimeStepLike, key: PRNGKey):
         """Stochastic action; the hidden state is reset where `timestep` starts an episode, as in training."""
-        core, prev_action = carry
-        x = self._input(pp.head, timestep.obs, prev_action, timestep.reward, timestep.done)
+        core, prev_encoded = carry
+        x = self._input(timestep.obs, prev_encoded, timestep.reward, timestep.done)
         batch = jax.tree_util.tree_map(lambda a: a[None], core)
         batch, out, _ = self._apply(self._network(pp.head), pp.params, batch, x[None, None], timestep.done[None, None])
-        action = pp.head.executed(pp.head.sample(key, out[0, 0]))
-        return (jax.tree_util.tree_map(lambda a: a[0], batch), action), action
+        sample = pp.head.sample(key, out[0, 0])
+        return (jax.tree_util.tree_map(lambda a: a[0], batch), pp.head.encode(sample)), pp.head.executed(sample)
 
 
 @dataclass(frozen=True)

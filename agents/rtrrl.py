@@ -21,7 +21,7 @@ import optax
 from agents import ctrnn, lru
 from agents.normalize import RunningStats, init_stats, normalize, update_stats
 from agents.base import EnvLike, EnvSpecLike, PRNGKey, TimeStepLike, TrainMetrics, episode_metrics, scan_iterations
-from agents.heads import CategoricalHead, GaussianHead, Head, make_head, meta_rl_input, zero_action
+from agents.heads import CategoricalHead, GaussianHead, Head, make_head, meta_rl_input, no_action
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,15 @@ class RTRRLConfig:
     reference has one rate for both). Same Adam, per-group step size."""
     lr_critic: float | None = None
     """Step size of the critic alone; None = `lr_td`. Also the alpha of the dutch trace."""
+    optimizer: str = "adam"
+    """Update rule: 'adam' (the reference: optax Adam fed the ascent direction) or 'sgd' (plain
+    steps of size lr times the direction, as the paper's Algorithm 1 writes them)."""
+    optimizer_rnn: str | None = None
+    """Update rule of the RNN alone; None = `optimizer`."""
+    adam_eps: float = 1e-8
+    """Adam's epsilon (optax default). Adam turns any direction of persistent sign into a step of
+    about lr per weight, however small the direction; a larger epsilon lets small directions
+    take small steps."""
     gradient_clip: float | None = None
     """Global-norm clip of each group's update direction before Adam. [T1] lists 1.0, both code
     snapshots (which produced the tables) have none. Measured here: 1.0 clips exactly the large
@@ -141,6 +150,11 @@ class RTRRLConfig:
             raise ValueError(f"wiring must be one of {', '.join(ctrnn.WIRINGS)} (got {self.wiring!r})")
         if self.wiring != "fully_connected" and self.rnn != "ctrnn":
             raise ValueError("wiring applies to the CT-RNN only (rnn='ctrnn')")
+        for name, rule in (("optimizer", self.optimizer), ("optimizer_rnn", self.optimizer_rnn or "adam")):
+            if rule not in ("adam", "sgd"):
+                raise ValueError(f"{name} must be 'adam' or 'sgd' (got {rule!r})")
+        if self.adam_eps <= 0:
+            raise ValueError(f"adam_eps must be positive (got {self.adam_eps})")
         if self.sigma_mode not in ("paper", "softplus"):
             raise ValueError(f"sigma_mode must be 'paper' or 'softplus' (got {self.sigma_mode!r})")
         if self.hidden_size < 1 or self.num_envs < 1 or self.unroll < 1:
@@ -267,21 +281,17 @@ class RTRRLAgent:
     name: ClassVar[str] = "rtrrl"
 
     # ---- pieces -------------------------------------------------------------------------------
-    def _input(self, head: Head, obs: jax.Array, prev_action: jax.Array, reward: jax.Array, done: jax.Array,
-               raw_action: bool = False) -> jax.Array:
-        """Meta-RL input (spec §1.1): slots are zero at an episode's first step. `raw_action`
-        feeds a continuous action as given (unclipped) instead of as executed."""
+    def _input(self, head: Head, obs: jax.Array, prev_encoded: jax.Array, reward: jax.Array,
+               done: jax.Array) -> jax.Array:
+        """Meta-RL input (spec §1.1) from the encoded previous action; both slots are zero at an
+        episode's first step (compat: the reference's one-hot of action 0 in the action slot)."""
         if not self.config.meta_rl:
             return obs
-        compat_slot = self.config.reference_prev_action_at_reset and isinstance(head, CategoricalHead)
-        if not (compat_slot or raw_action):
-            return meta_rl_input(head, obs, prev_action, reward, done)
-        keep = 1.0 - done.astype(jnp.float32)
-        if compat_slot:
-            action_slot = head.encode(jnp.where(done, 0, prev_action))
-        else:
-            action_slot = keep * prev_action
-        return jnp.concatenate([obs, action_slot, keep * reward[None]])
+        if self.config.reference_prev_action_at_reset and isinstance(head, CategoricalHead):
+            keep = 1.0 - done.astype(jnp.float32)
+            slot = jnp.where(done, head.encode(jnp.zeros((), jnp.int32)), prev_encoded)
+            return jnp.concatenate([obs, slot, keep * reward[None]])
+        return meta_rl_input(obs, prev_encoded, reward, done)
 
     def _normalized(self, obs_stats: RunningStats, reward_stats: RunningStats, obs: jax.Array,
                     reward: jax.Array, training: bool = False) -> tuple[jax.Array, jax.Array]:
@@ -362,15 +372,23 @@ class RTRRLAgent:
     def _project(self, rnn: Any) -> Any:
         return ctrnn.clamp_tau(rnn) if self.config.rnn == "ctrnn" else rnn
 
-    def _optimizer(self, lr: float | Readouts) -> optax.GradientTransformation:
-        """Adam (optax defaults) on a descent direction, optionally after a global-norm clip; `lr`
-        may be a pytree of per-leaf step sizes (Adam is element-wise, so this is per-group Adam)."""
+    def _optimizer(self, lr: float | Readouts, rule: str) -> optax.GradientTransformation:
+        """Adam (or SGD) on a descent direction, optionally after a global-norm clip; `lr` may be a
+        pytree of per-leaf step sizes (Adam is element-wise, so this is per-group Adam)."""
         if isinstance(lr, Readouts):
             scale = optax.stateless(lambda u, _: jax.tree_util.tree_map(lambda x, a: -a * x, u, lr))
         else:
             scale = optax.scale(-lr)
-        clip = self.config.gradient_clip
-        return optax.chain(*([] if clip is None else [optax.clip_by_global_norm(clip)]), optax.scale_by_adam(), scale)
+        cfg = self.config
+        clip = [] if cfg.gradient_clip is None else [optax.clip_by_global_norm(cfg.gradient_clip)]
+        step = optax.scale_by_adam(eps=cfg.adam_eps) if rule == "adam" else optax.identity()
+        return optax.chain(*clip, step, scale)
+
+    def _optimizers(self) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+        """(actor and critic, RNN): the two groups each with its own step sizes and rule."""
+        cfg = self.config
+        return (self._optimizer(self._td_learning_rates(), cfg.optimizer),
+                self._optimizer(cfg.lr_rnn, cfg.optimizer_rnn or cfg.optimizer))
 
     def _td_learning_rates(self) -> Readouts:
         cfg = self.config
@@ -463,15 +481,15 @@ class RTRRLAgent:
 
         def first(ts, k):  # one forward pass on x_0 = [o_0; 0; 0] gives h_0, a_0 and V(h_0)
             obs, _ = self._normalized(obs_stats, reward_stats, ts.obs, jnp.zeros(()), training=True)
-            x = self._input(head, obs, zero_action(head), jnp.zeros(()), jnp.ones((), bool))
+            x = self._input(head, obs, no_action(head), jnp.zeros(()), jnp.zeros((), bool))
             state, trace, y = self._core(rnn, wiring, self._zero_state(rnn), self._zero_trace(rnn), x)
             action = head.sample(k, y @ readouts.actor)
             z = jax.tree_util.tree_map(jnp.zeros_like, params)
             return Carry(state, y, trace, z, self._value(params, y), action, jnp.ones(()))
 
         carry = jax.vmap(first)(ts, self._action_keys(k_act))
-        return RTRRLState(params, self._optimizer(self._td_learning_rates()).init(readouts),
-                          self._optimizer(cfg.lr_rnn).init(rnn) if rnn is not None else optax.EmptyState(),
+        opt_td, opt_rnn = self._optimizers()
+        return RTRRLState(params, opt_td.init(readouts), opt_rnn.init(rnn) if rnn is not None else optax.EmptyState(),
                           feedback, wiring, head, env_state, carry, jnp.zeros(()), obs_stats, reward_stats, key)
 
     def _action_keys(self, key: PRNGKey) -> jax.Array:
@@ -502,11 +520,11 @@ class RTRRLAgent:
             obs, reward_in = self._normalized(obs_stats, reward_stats, ts.obs, ts.reward, training=True)
             if cfg.bootstrap_truncation:  # V of the state the final observation leads to (before any reset)
                 final_obs = self._normalized(obs_stats, reward_stats, ts.final_obs, ts.reward, training=True)[0]
-                x_final = self._input(head, final_obs, c.pending, reward_in, jnp.zeros((), bool))
+                x_final = self._input(head, final_obs, head.encode(c.pending), reward_in, jnp.zeros((), bool))
                 final_value = self._value(params, self._forward(params.rnn, wiring, c.state, x_final)[1])
             state = jnp.where(done, 0.0, c.state)
             trace = jax.tree_util.tree_map(lambda t: jnp.where(done, 0.0, t), c.trace)
-            x = self._input(head, obs, c.pending, reward_in, done)
+            x = self._input(head, obs, head.encode(c.pending), reward_in, done)
             state, trace, h = self._core(params.rnn, wiring, state, trace, x)
             value = self._value(params, h)
             action = head.sample(k, h @ params.readouts.actor)
@@ -537,13 +555,13 @@ class RTRRLAgent:
         direction = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), direction)
 
         # Adam ascent: feed the negated direction to a minimiser, per group
-        upd, opt_td = self._optimizer(self._td_learning_rates()).update(
-            jax.tree_util.tree_map(jnp.negative, direction.readouts), s.opt_td, params.readouts)
+        optimizer_td, optimizer_rnn = self._optimizers()
+        upd, opt_td = optimizer_td.update(jax.tree_util.tree_map(jnp.negative, direction.readouts), s.opt_td,
+                                          params.readouts)
         readouts = optax.apply_updates(params.readouts, upd)
         rnn, opt_rnn = params.rnn, s.opt_rnn
         if rnn is not None and cfg.train_rnn:
-            upd, opt_rnn = self._optimizer(cfg.lr_rnn).update(
-                jax.tree_util.tree_map(jnp.negative, direction.rnn), s.opt_rnn, rnn)
+            upd, opt_rnn = optimizer_rnn.update(jax.tree_util.tree_map(jnp.negative, direction.rnn), s.opt_rnn, rnn)
             rnn = self._project(optax.apply_updates(rnn, upd))
         r_bar = s.r_bar if not cfg.eta else s.r_bar + cfg.eta * jnp.mean(delta)
         new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, wiring, head, env_state, carry, r_bar,
@@ -555,22 +573,22 @@ class RTRRLAgent:
         return PolicyParams(state.params, state.head, state.wiring, state.obs_stats, state.reward_stats)
 
     def initial_carry(self, pp: PolicyParams) -> tuple[jax.Array, jax.Array]:
-        """(core state, previous action); zeros at an episode start."""
-        return self._zero_state(pp.params.rnn), zero_action(pp.head)
+        """(core state, encoded previous action): zeros at an episode start, as training's first input."""
+        return self._zero_state(pp.params.rnn), no_action(pp.head)
 
     def policy(self, pp: PolicyParams, carry, timestep: TimeStepLike, key: PRNGKey):
         """Stochastic action, with training's episode-boundary rule (see `eval_reset_on_done`)."""
         params, head = pp.params, pp.head
-        h, prev = carry
+        h, prev_encoded = carry
         done = timestep.done if self.config.eval_reset_on_done else jnp.zeros((), bool)
         h = jnp.where(done, 0.0, h)
         obs, reward = self._normalized(pp.obs_stats, pp.reward_stats, timestep.obs, timestep.reward)
-        unclipped = self.config.reference_unclipped_eval and isinstance(head, GaussianHead)
-        x = self._input(head, obs, prev, reward, done, raw_action=unclipped)
+        x = self._input(head, obs, prev_encoded, reward, done)
         h, y = self._forward(params.rnn, pp.wiring, h, x)
-        action = head.sample(key, y @ params.readouts.actor)
-        action = action if unclipped else head.executed(action)
-        return (h, action), action
+        sample = head.sample(key, y @ params.readouts.actor)
+        if self.config.reference_unclipped_eval and isinstance(head, GaussianHead):
+            return (h, sample), sample  # compat: the unclipped sample is fed back (the env clips what it runs)
+        return (h, head.encode(sample)), head.executed(sample)
 
 
 @dataclass(frozen=True)

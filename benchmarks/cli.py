@@ -67,7 +67,11 @@ def cli() -> None:
 @click.option("--difficulty", type=click.Choice(["easy", "medium", "hard", "all"], case_sensitive=False), default=None,
               help="Task list of a suite with difficulties (popgym; default: easy).")
 @click.option("--task", "tasks", multiple=True, help="Run only these tasks (repeatable); default: the suite's.")
-@click.option("--agent", "agents", multiple=True, help="Run only these agents (repeatable); default: the suite's.")
+@click.option("--agent", "agents", multiple=True,
+              help="Run only these agents (repeatable; NAME or NAME@PRESET); default: the suite's.")
+@click.option("--preset", "presets", multiple=True, metavar="[AGENT=]NAME",
+              help="Run a named preset (`rtrrl-bench list presets`) instead of the defaults: for every agent of the "
+              "run that has it, or for AGENT only (repeatable). Runs are labelled AGENT@NAME.")
 @click.option("--seeds", default=None, help="Seed count (3), range (0-4) or list (1,4,7); default: the suite's.")
 @click.option("--max-steps", type=int, callback=_positive, help="Override budget.max_env_steps.")
 @click.option("--eval-interval", type=int, callback=_positive, help="Override budget.eval_interval (env steps per evaluation).")
@@ -99,7 +103,8 @@ def cli() -> None:
               help="Persistent XLA compilation cache directory shared by runs and workers; 'none' turns it off.")
 @click.option("--dry-run", is_flag=True, help="Show what would run and exit.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
-def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequence[str], seeds: str | None, max_steps: int | None,
+def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequence[str], presets: Sequence[str],
+        seeds: str | None, max_steps: int | None,
         eval_interval: int | None, patience: int | None, profile: str, block_size: int | None, out: str, sets: Sequence[str],
         config_file: str | None, jobs: int | None, executor: str, address: str | None, ray_cpus: float,
         ray_gpus: float | None, max_retries: int, exception_retries: int, plugins: Sequence[str], compile_cache: str,
@@ -134,7 +139,8 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
         layers = [load_config_file(config_file)] if config_file else []
         layers += [{"budget": cli_budget} if cli_budget else {}, parse_set_options(list(sets))]
         plan = make_plan(out_dir, suite, tasks or None, agents or None, parse_seeds(seeds),
-                         merge_overrides(*layers), block_size, difficulty.lower() if difficulty else None, profile)
+                         merge_overrides(*layers), block_size, difficulty.lower() if difficulty else None, profile,
+                         presets)
     except ConfigError as e:
         raise UserError(str(e)) from None
     if not dry_run:
@@ -183,9 +189,9 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
 
 
 @cli.command("list")
-@click.argument("what", type=click.Choice(["all", "suites", "tasks", "agents"]), default="all")
+@click.argument("what", type=click.Choice(["all", "suites", "tasks", "agents", "presets"]), default="all")
 def list_(what: str) -> None:
-    """Show suites, tasks, and agents with their hyperparameters and defaults."""
+    """Show suites, tasks, agents with their hyperparameters and defaults, and the agents' presets."""
     from rich.console import Console
     from rich.table import Table
 
@@ -236,6 +242,16 @@ def list_(what: str) -> None:
             for field, default, typ in agent_registry.config_fields(name):
                 t.add_row(field, repr(default), typ)
             console.print(t)
+    if what in ("all", "presets"):
+        t = Table(title="presets (--agent NAME@PRESET or --preset PRESET)")
+        for c in ("agent", "preset", "description", "differs from the defaults"):
+            t.add_column(c)
+        for name, presets in agent_registry.PRESETS.items():
+            base = agent_registry.default_config(name)
+            for p in presets.values():
+                diff = ", ".join(f"{k}={v!r}" for k, v in p.settings if getattr(base, k) != v)
+                t.add_row(name, p.name, p.description, diff or "(none)")
+        console.print(t)
 
 
 @cli.command()

@@ -215,6 +215,7 @@ def floors_from_results(results_dir: Path, task_ids: Sequence[str] | None = None
     task_ids = list(task_ids) if task_ids else sorted(TASKS)
     want_budget = to_jsonable(budget)
     want_agent = {"name": AGENT, "hyperparameters": to_jsonable(agent_registry.default_config(AGENT))}
+    # v2 files also record `"preset": null`; v1 files have no such key
     problems: list[str] = []
     out: dict[str, dict[str, Any]] = {}
     for tid in task_ids:
@@ -231,7 +232,9 @@ def floors_from_results(results_dir: Path, task_ids: Sequence[str] | None = None
                 problems.append(f"{tid} seed {seed}: no result file")
             elif run.status not in ("completed", "early-stopped"):
                 problems.append(f"{tid} seed {seed}: {run.status} ({run.message})")
-            elif (run.config["budget"] != want_budget or run.config["agent"] != want_agent
+            elif (run.config["budget"] != want_budget
+                  or {k: v for k, v in run.config["agent"].items() if k != "preset"} != want_agent
+                  or run.config["agent"].get("preset") is not None
                   or run.config["task"] != TASKS[tid].to_config()):
                 problems.append(f"{tid} seed {seed}: made with other settings than the floor protocol")
             elif not run.curve.eval_score or None in run.curve.eval_score or run.final_score is None:

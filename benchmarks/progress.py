@@ -59,7 +59,7 @@ class GridProgress:
             self.console.print(f"  redo {path} ({why})")
         if dry_run:
             for u in p.units:
-                self.console.print(f"  {u.suite}/{u.task.id}/{u.agent} seeds {_seed_range(u.seeds)}")
+                self.console.print(f"  {u.suite}/{u.task.id}/{u.label} seeds {_seed_range(u.seeds)}")
 
     # --- live --------------------------------------------------------------------------------
     def __enter__(self) -> "GridProgress":
@@ -124,7 +124,7 @@ class GridProgress:
         speed = f", {timing.steps_per_s:,.0f} steps/s, compile {timing.compile_s:.1f} s" if timing else ""
         status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         best_txt = f", best {min(best):.4g}..{max(best):.4g}" if best else ""
-        line = (f"[{self.units_done}/{len(self.plan.units)}] {unit.task.id} {unit.agent} seeds "
+        line = (f"[{self.units_done}/{len(self.plan.units)}] {unit.task.id} {unit.label} seeds "
                 f"{_seed_range(unit.seeds)}: {status}{best_txt}{speed}")
         self.console.print(line, markup=False, highlight=False)
         for r in results:

@@ -201,6 +201,26 @@ register_suite(Suite(
 ))
 
 
+SCREEN_BUDGET = Budget(max_env_steps=500_000, eval_interval=25_000, patience=PAPER_PATIENCE,
+                       eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+"""1% of the paper's cap: 20 evaluations per run (so patience never ends one early)."""
+SCREEN_CARTPOLE_BUDGET = Budget(max_env_steps=5_000_000, eval_interval=50_000, patience=PAPER_PATIENCE,
+                                eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+"""CartPole-vel gets 5M steps: the default must reach a median best of 475 within them."""
+
+register_suite(Suite(
+    name="rtrrl-screen",
+    tasks=(*(t.id for t in TASKS.values() if any(r.startswith("table2:") for r in t.paper_rows)),
+           *_popgym_tasks("easy")),
+    agents=("random", "rtrrl", "rtrrl@paper-table1", "rtrrl@paper-code"),
+    seeds=5,
+    budget=SCREEN_BUDGET,
+    description="the screen behind rtrrl's default: every Table 2 row and popgym Easy family, the default vs "
+                "the paper's two configurations (docs/rtrrl_default.md)",
+    task_budgets=(("CartPole-vel", SCREEN_CARTPOLE_BUDGET),),
+))
+
+
 FLOOR_SEEDS = (0, 1, 2, 3, 4)
 FLOOR_BUDGET = Budget(max_env_steps=50_000, eval_interval=10_000, patience=PAPER_PATIENCE,
                       eval=EvalProtocol(eval_steps=10_000, final_episodes=10))

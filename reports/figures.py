@@ -27,9 +27,21 @@ _COLORS = {  # stable across figures, suites and reports: RTRRL family warm, PPO
 
 
 def _palette(agents: list[str]) -> dict[str, tuple]:
-    """Colours by agent name; agents without a fixed colour get one from their name's hash."""
+    """Colours by agent name; a preset (`rtrrl@paper-code`) gets a lighter or darker shade of its
+    agent's colour; other agents without a fixed colour get one from their name's hash."""
     extra = sns.color_palette("dark", 10)
-    return {a: _COLORS.get(a, extra[zlib.crc32(a.encode()) % len(extra)]) for a in agents}
+
+    def colour(a: str) -> tuple:
+        if a in _COLORS:
+            return matplotlib.colors.to_rgb(_COLORS[a])
+        base, _, preset = a.partition("@")
+        if preset and base in _COLORS:
+            mix = (0.5, -0.45, 0.25, -0.25)[zlib.crc32(preset.encode()) % 4]
+            rgb = np.asarray(matplotlib.colors.to_rgb(_COLORS[base]))
+            return tuple(float(v) for v in (rgb + mix * (1.0 - rgb) if mix > 0 else rgb * (1.0 + mix)))
+        return extra[zlib.crc32(a.encode()) % len(extra)]
+
+    return {a: colour(a) for a in agents}
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

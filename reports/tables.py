@@ -73,45 +73,54 @@ def per_task(runs: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
 def paper_comparison(runs: pd.DataFrame, paper: dict[str, Any], constants: dict[str, Any] | None) -> pd.DataFrame:
     """Cell by cell: the paper's median ± std next to ours, flagged outside the paper's spread.
 
-    Our cell takes the suite with the most runs of that (task, agent); the suite is named.
+    Our cell takes the suite with the most runs of that (task, agent); the suite is named. A paper
+    column is also compared with our runs of that agent's presets (`rtrrl@paper-code`), one row each.
     """
     tasks_c = (constants or {}).get("tasks", {})
     rows = []
     for table, tab in paper["tables"].items():
         for row in tab["rows"]:
             task = row["task_id"]
-            for agent, cell in row["results"].items():
-                ours = runs[(runs["task"] == task) & (runs["agent"] == agent)]
-                suite = None
-                if not ours.empty:
-                    counts = ours.groupby("suite")["best"].count()
-                    suite = sorted(counts.index, key=lambda s: (-counts[s], s))[0]
-                    ours = ours[ours["suite"] == suite]
-                med, std = median_std(ours["best"].to_numpy(float)) if not ours.empty else (np.nan, np.nan)
-                pm, ps = cell["median"], cell["std"]
-                flag, note = "", []
-                if pm is None:
-                    note.append("paper: nan (diverged)")
-                if task in tasks_c:
-                    scale = tasks_c[task]["ceiling"] - tasks_c[task]["floor"]
-                else:
-                    scale = abs(pm) if pm is not None else 0.0
-                if pm is not None and np.isfinite(med):
-                    tol = max(PAPER_SPREAD * (ps or 0.0), PAPER_MIN_TOLERANCE * abs(scale))
-                    if abs(med - pm) > tol:
-                        flag = "higher" if med > pm else "lower"
-                if "popgym" in (row.get("env") or "") or "popjym" in (row.get("env") or "") or \
-                        "difficulty" in (row.get("settings") or ""):
-                    note.append("paper ran popjym, which differs from popgym in several games")
-                if agent == "ppo-ctrnn":
-                    note.append("paper's PPO: episodes capped at 500, actions unclipped, hidden state reset per episode")
-                rows.append({"table": table, "paper_row": row["paper_row"], "task": task, "agent": agent,
-                             "paper_median": np.nan if pm is None else pm, "paper_std": np.nan if ps is None else ps,
-                             "ours_median": med, "ours_std": std, "ours_runs": int(np.isfinite(ours["best"]).sum())
-                             if not ours.empty else 0, "suite": suite or "",
-                             "ours_env_steps": float(ours["env_steps"].median()) if not ours.empty else np.nan,
-                             "flag": flag, "note": "; ".join(note)})
+            on_task = sorted(runs.loc[runs["task"] == task, "agent"].unique())
+            for paper_agent, cell in row["results"].items():
+                for agent in [paper_agent, *(a for a in on_task if a.startswith(f"{paper_agent}@"))]:
+                    rows.append(_paper_cell(runs, table, row, task, agent, cell, tasks_c))
     return pd.DataFrame(rows)
+
+
+def _paper_cell(runs: pd.DataFrame, table: str, row: dict[str, Any], task: str, agent: str, cell: dict[str, Any],
+                tasks_c: dict[str, Any]) -> dict[str, Any]:
+    """One row of the comparison: the paper's cell next to our runs of `agent` on `task`."""
+    ours = runs[(runs["task"] == task) & (runs["agent"] == agent)]
+    suite = None
+    if not ours.empty:
+        counts = ours.groupby("suite")["best"].count()
+        suite = sorted(counts.index, key=lambda s: (-counts[s], s))[0]
+        ours = ours[ours["suite"] == suite]
+    med, std = median_std(ours["best"].to_numpy(float)) if not ours.empty else (np.nan, np.nan)
+    pm, ps = cell["median"], cell["std"]
+    flag, note = "", []
+    if pm is None:
+        note.append("paper: nan (diverged)")
+    if task in tasks_c:
+        scale = tasks_c[task]["ceiling"] - tasks_c[task]["floor"]
+    else:
+        scale = abs(pm) if pm is not None else 0.0
+    if pm is not None and np.isfinite(med):
+        tol = max(PAPER_SPREAD * (ps or 0.0), PAPER_MIN_TOLERANCE * abs(scale))
+        if abs(med - pm) > tol:
+            flag = "higher" if med > pm else "lower"
+    if "popgym" in (row.get("env") or "") or "popjym" in (row.get("env") or "") or \
+            "difficulty" in (row.get("settings") or ""):
+        note.append("paper ran popjym, which differs from popgym in several games")
+    if agent == "ppo-ctrnn":
+        note.append("paper's PPO: episodes capped at 500, actions unclipped, hidden state reset per episode")
+    return {"table": table, "paper_row": row["paper_row"], "task": task, "agent": agent,
+            "paper_median": np.nan if pm is None else pm, "paper_std": np.nan if ps is None else ps,
+            "ours_median": med, "ours_std": std, "ours_runs": int(np.isfinite(ours["best"]).sum())
+            if not ours.empty else 0, "suite": suite or "",
+            "ours_env_steps": float(ours["env_steps"].median()) if not ours.empty else np.nan,
+            "flag": flag, "note": "; ".join(note)}
 
 
 # ---- rendering --------------------------------------------------------------------------------

@@ -67,3 +67,38 @@ def test_final_score_uses_shared_keys_and_averages_episodes():
     singles = [float(episode_return(agent, env, params, k)) for k in keys]
     np.testing.assert_allclose(score, np.mean(singles), rtol=1e-6)
     assert set(singles) <= {-1.0, 1.0}, "MemoryChain pays ±1 once per episode"
+
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("rtrrl", {}), ("rtrrl", {"eval_reset_on_done": False}), ("ppo-gru", {"meta_rl": True}),
+])
+def test_first_evaluation_step_sees_no_previous_action(name, settings):
+    """At an evaluation's (and a final-score episode's) first step the previous-action and reward
+    slots are zero, as in training's first input: not the one-hot of action 0. Checked on the
+    recurrent state after that step against the core run on a hand-built input."""
+    import dataclasses
+
+    import jax.numpy as jnp
+
+    from agents import ctrnn, default_config
+
+    env = make_env(TASKS["MemoryChain-4"])  # 2 actions: one-hot(0) = [1, 0] would show
+    agent = make_agent(name, dataclasses.replace(default_config(name), **settings))
+    pp = agent.policy_params(agent.init(jax.random.PRNGKey(0), env))
+    _, ts = env.reset(jax.random.PRNGKey(1))
+    (core, _), _ = agent.policy(pp, agent.initial_carry(pp), ts, jax.random.PRNGKey(2))
+    x = jnp.concatenate([ts.obs, jnp.zeros(env.spec.num_actions), jnp.zeros(1)])  # [obs, no action, no reward]
+    wrong = x.at[ts.obs.shape[0]].set(1.0)  # one_hot(0) in the action slot
+
+    if name == "rtrrl":
+        def first(x):
+            return ctrnn.forward(pp.params.rnn, jnp.zeros(32), x)[0]
+    else:
+        net, zero = agent._network(pp.head), jax.tree_util.tree_map(lambda a: a[None], agent.initial_carry(pp)[0])
+
+        def first(x):
+            return net.apply(pp.params, zero, x[None, None], jnp.ones((1, 1), bool))[0][0]
+
+    np.testing.assert_allclose(core, first(x), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(first(x), first(wrong), atol=1e-4), "the test can tell the two inputs apart"

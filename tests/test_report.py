@@ -111,7 +111,7 @@ def test_winner_needs_significance():
 def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     paper = json.loads((DATA_DIR / "paper_tables.json").read_text())
     for seed, (rtrrl, lin) in enumerate([(500.0, 100.0), (500.0, 110.0), (500.0, 90.0)]):
-        for agent, best in (("rtrrl", rtrrl), ("linear-td", lin)):
+        for agent, best in (("rtrrl", rtrrl), ("linear-td", lin), ("rtrrl@paper-code", 60.0 + seed)):
             write_result(result_path(tmp_path, "gymnax-paper", "CartPole-vel", agent, seed),
                          make_run("gymnax-paper", "CartPole-vel", agent, seed, best, floor_ceiling=(20.0, 500.0)))
     runs = run_table(load_results(tmp_path), CONSTANTS)
@@ -120,6 +120,10 @@ def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     assert cell.loc["rtrrl", "ours_median"] == 500.0 and cell.loc["rtrrl", "flag"] == ""
     assert cell.loc["linear-td", "ours_median"] == 100.0 and cell.loc["linear-td", "flag"] == "lower"
     assert cell.loc["ppo-ctrnn", "ours_runs"] == 0 and cell.loc["ppo-ctrnn", "flag"] == ""
+    # a preset of the paper's agent gets its own row against the same paper cell
+    assert cell.loc["rtrrl@paper-code", "ours_median"] == 61.0 and cell.loc["rtrrl@paper-code", "flag"] == "lower"
+    assert cell.loc["rtrrl@paper-code", "paper_median"] == cell.loc["rtrrl", "paper_median"]
+    assert "rtrrl@paper-code" not in set(df[df.paper_row == "CartPole-pos"]["agent"]), "only where it has runs"
     popgym = df[(df.table == "table3") & (df.task == "PositionOnlyCartPoleEasy")]
     assert len(popgym) == 4 and popgym["note"].str.contains("popjym").all()
 

@@ -80,13 +80,15 @@ def _replay_step_2(cfg, task):
     return s0, s1, s2, ts, prev, x, x_final
 
 
-@pytest.mark.parametrize("max_len, bootstrap", [(None, True), (2, True), (2, False)])
-def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap):
+@pytest.mark.parametrize("max_len, bootstrap, optimizer", [(None, True, "adam"), (2, True, "adam"), (2, False, "adam"),
+                                                      (None, True, "sgd")])
+def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap, optimizer):
     """With lambda = 0 one iteration must equal a hand-written one-step actor-critic update:
-    Adam ascent on delta * grad[log pi(a_prev|x_prev) + V(x_prev)], delta = r + gamma V(x') - V(x_prev),
+    Adam (or SGD) ascent on delta * grad[log pi(a_prev|x_prev) + V(x_prev)], delta = r + gamma V(x') - V(x_prev),
     where x' is the next input, or at a truncation (episode cap 2) the input the final observation
     gives (bootstrap) / nothing (the reference: truncation = termination)."""
-    cfg = LinearTDConfig(lambda_actor=0.0, lambda_critic=0.0, entropy_rate=0.0, bootstrap_truncation=bootstrap)
+    cfg = LinearTDConfig(lambda_actor=0.0, lambda_critic=0.0, entropy_rate=0.0, bootstrap_truncation=bootstrap,
+                         optimizer=optimizer)
     task = dataclasses.replace(TASKS["CartPole-vel"], max_episode_length=max_len or 500)
     s0, s1, s2, ts, prev, x, x_final = _replay_step_2(cfg, task)
     assert bool(ts.truncated) == (max_len == 2)
@@ -102,8 +104,11 @@ def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap):
 
     grads = jax.grad(objective)(s0.params.readouts)  # traces were filled with step 1's (pre-update) params
     direction = jax.tree_util.tree_map(lambda g: -delta * g, grads)
-    updates, _ = optax.adam(cfg.lr_td).update(direction, s1.opt_td, ro)
-    want = optax.apply_updates(ro, updates)
+    if optimizer == "sgd":  # Algorithm 1: theta += alpha * delta * grad
+        want = jax.tree_util.tree_map(lambda p, g: p + cfg.lr_td * delta * g, ro, grads)
+    else:
+        updates, _ = optax.adam(cfg.lr_td).update(direction, s1.opt_td, ro)
+        want = optax.apply_updates(ro, updates)
     for got, w in zip(s2.params.readouts, want):
         np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
 
@@ -177,7 +182,7 @@ def test_tau_stays_clamped_and_frozen_rnn_does_not_move():
 def test_config_validation():
     for bad in (dict(rnn="gru"), dict(gradient_mode="bptt"), dict(gamma=1.5), dict(num_envs=0),
                 dict(trace_mode="replacing"), dict(wiring="grid"), dict(rnn="lru", wiring="random"),
-                dict(lr_actor=0.0)):
+                dict(lr_actor=0.0), dict(optimizer="rmsprop"), dict(optimizer_rnn="lion"), dict(adam_eps=0.0)):
         with pytest.raises(ValueError):
             dataclasses.replace(RTRRLConfig(), **bad)
 
@@ -199,8 +204,9 @@ def test_reference_continuous_actor_gradient_never_moves_the_mean():
 def test_reference_previous_action_slot_at_reset():
     head = CategoricalHead(3)
     obs, reward, done = jnp.zeros(2), jnp.ones(()), jnp.ones((), bool)
-    fixed = RTRRLAgent(RTRRLConfig())._input(head, obs, jnp.asarray(2), reward, done)
-    compat = RTRRLAgent(RTRRLConfig(reference_prev_action_at_reset=True))._input(head, obs, jnp.asarray(2), reward, done)
+    prev = head.encode(jnp.asarray(2))
+    fixed = RTRRLAgent(RTRRLConfig())._input(head, obs, prev, reward, done)
+    compat = RTRRLAgent(RTRRLConfig(reference_prev_action_at_reset=True))._input(head, obs, prev, reward, done)
     np.testing.assert_array_equal(fixed, [0, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(compat, [0, 0, 1, 0, 0, 0])
 

@@ -182,7 +182,7 @@ class RayExecutor:
 
         def submit(index: int) -> Any:
             u = units[index]
-            name = f"{u.task.id}/{u.agent}/seeds {','.join(map(str, u.seeds))}"
+            name = f"{u.task.id}/{u.label}/seeds {','.join(map(str, u.seeds))}"
             return task.options(name=name, **resources).remote(index, u, command, self.plugins, self.compile_cache, sink)
 
         started = {i: provenance.utc_now() for i in range(len(units))}

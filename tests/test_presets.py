@@ -1,0 +1,83 @@
+"""Named presets: complete, recorded in config and hash, selectable per agent, listed by the CLI."""
+
+import dataclasses
+
+import pytest
+
+import agents as agent_registry
+from agents.presets import NOT_PRESET, PRESETS
+from benchmarks.config import ConfigError, config_hash
+from benchmarks.runner import make_plan
+
+PAPER_PRESETS = [(a, p) for a, ps in PRESETS.items() for p in ps]
+
+
+@pytest.mark.parametrize("agent, preset", PAPER_PRESETS)
+def test_presets_spell_out_every_hyperparameter(agent, preset):
+    """A preset must not lean on defaults: changing a default would silently change what it runs."""
+    fields = {f.name for f in dataclasses.fields(agent_registry.default_config(agent))}
+    assert set(dict(PRESETS[agent][preset].settings)) == fields - set(NOT_PRESET)
+    cfg = agent_registry.preset_config(agent, preset)
+    assert cfg.rnn == agent_registry.default_config(agent).rnn, "a preset keeps the agent's core"
+
+
+def test_the_two_paper_configurations():
+    """The values the paper's Table 1 and the code snapshot behind its tables state (spot checks)."""
+    t1 = agent_registry.preset_config("rtrrl", "paper-table1")
+    assert (t1.lr_td, t1.lr_rnn, t1.gradient_clip, t1.optimizer, t1.trace_mode, t1.f_align) == (
+        1e-3, 1e-3, 1.0, "adam", "accumulate", True)
+    assert agent_registry.preset_config("rtrrl-rtrl", "paper-table1").f_align is False, "Algorithm 2's RTRL branch"
+    code = agent_registry.preset_config("rtrrl", "paper-code")
+    assert (code.lr_td, code.lr_rnn, code.gradient_clip, code.trace_mode, code.f_align) == (
+        1e-5, 1e-5, None, "dutch", False)
+    assert not code.eval_reset_on_done and not code.bootstrap_truncation and code.reference_prev_action_at_reset
+
+
+def _units(tmp_path, agents, presets=(), overrides=None):
+    plan = make_plan(tmp_path, "quick", ["CartPole-vel"], agents, [0], overrides, presets=presets)
+    return {u.label: u for u in plan.units}
+
+
+def test_a_preset_is_its_own_agent_label_with_its_own_hash(tmp_path):
+    units = _units(tmp_path, ["rtrrl", "rtrrl@paper-code"])
+    base, code = units["rtrrl"], units["rtrrl@paper-code"]
+    cfg = code.run_config(0)
+    assert cfg["agent"]["name"] == "rtrrl" and cfg["agent"]["preset"] == "paper-code"
+    assert cfg["agent"]["hyperparameters"]["lr_rnn"] == 1e-5 and cfg["agent"]["hyperparameters"]["trace_mode"] == "dutch"
+    assert base.run_config(0)["agent"]["preset"] is None
+    assert config_hash(cfg) != config_hash(base.run_config(0))
+    assert code.path(tmp_path, 0).parent.name == "rtrrl@paper-code" and base.path(tmp_path, 0).parent.name == "rtrrl"
+
+
+def test_preset_option_applies_to_every_agent_that_has_it(tmp_path):
+    units = _units(tmp_path, ["random", "linear-td", "rtrrl", "ppo"], presets=["paper-table1"])
+    assert set(units) == {"random", "linear-td@paper-table1", "rtrrl@paper-table1", "ppo"}
+    units = _units(tmp_path, ["linear-td", "rtrrl"], presets=["rtrrl=paper-code"])
+    assert set(units) == {"linear-td", "rtrrl@paper-code"}
+
+
+def test_overrides_by_name_reach_every_label_and_by_label_only_that_one(tmp_path):
+    sets = {"rtrrl": {"entropy_rate": 0.5}, "rtrrl@paper-code": {"lr_td": 0.25}}
+    units = _units(tmp_path, ["rtrrl", "rtrrl@paper-code"], overrides=sets)
+    assert units["rtrrl"].agent_config.entropy_rate == units["rtrrl@paper-code"].agent_config.entropy_rate == 0.5
+    assert units["rtrrl"].agent_config.lr_td != 0.25 and units["rtrrl@paper-code"].agent_config.lr_td == 0.25
+
+
+@pytest.mark.parametrize("agents, presets, match", [
+    (["rtrrl@nope"], (), "has no preset 'nope'"),
+    (["ppo"], ("paper-code",), "no agent of this run has it"),
+    (["rtrrl"], ("ppo=paper-code",), "'ppo' is not in this run"),
+    (["ppo"], ("ppo=paper-code",), "it has none"),
+    (["rtrrl", "rtrrl@paper-code"], ("rtrrl=paper-code",), "named twice"),
+    (["nobody@paper-code"], (), "unknown agent 'nobody'"),
+])
+def test_bad_presets_are_user_errors(tmp_path, agents, presets, match):
+    with pytest.raises(ConfigError, match=match):
+        make_plan(tmp_path, "quick", ["CartPole-vel"], agents, [0], presets=presets)
+
+
+def test_list_presets(cli):
+    code, out, _ = cli("list", "presets")
+    assert code == 0
+    for agent, preset in PAPER_PRESETS:
+        assert any(agent in line and preset in line for line in out.splitlines()), (agent, preset)
