@@ -67,7 +67,7 @@ _ALGORITHM = dict(
 
 _TABLE1 = dict(
     _ALGORITHM, hidden_size=32, gamma=0.99, lambda_actor=0.99, lambda_critic=0.99, lambda_rnn=0.99,
-    optimizer="adam", optimizer_rnn=None, adam_eps=1e-8, lr_td=1e-3, lr_actor=None, lr_critic=None, lr_rnn=1e-3, gradient_clip=1.0,
+    optimizer="adam", optimizer_rnn=None, adam_eps=1e-8, obgd_kappa=2.0, reward_scaling=False, lr_td=1e-3, lr_actor=None, lr_critic=None, lr_rnn=1e-3, gradient_clip=1.0,
     trace_mode="accumulate", eta_pi=1.0, eta_f=1.0, entropy_rate=1e-5, eta=0.0, dt=1.0, num_envs=1, meta_rl=True,
     train_rnn=True, normalize_obs=False, normalize_reward=False, var_scaling=False, f_align=True,
 )

@@ -58,10 +58,22 @@ class RTRRLConfig:
     lr_critic: float | None = None
     """Step size of the critic alone; None = `lr_td`. Also the alpha of the dutch trace."""
     optimizer: str = "adam"
-    """Update rule: 'adam' (the reference: optax Adam fed the ascent direction) or 'sgd' (plain
-    steps of size lr times the direction, as the paper's Algorithm 1 writes them)."""
+    """Update rule: 'adam' (the reference: optax Adam fed the ascent direction), 'sgd' (plain
+    steps of size lr times the direction, as the paper's Algorithm 1 writes them) or 'obgd'
+    (SGD whose step is bounded so that it cannot overshoot the TD error: `obgd_kappa`)."""
     optimizer_rnn: str | None = None
     """Update rule of the RNN alone; None = `optimizer`."""
+    obgd_kappa: float = 2.0
+    """'obgd' (Elsayed et al. 2024, overshooting-bounded gradient descent): each env's step of a
+    parameter group (actor, critic, RNN) is lr * delta * z / max(1, lr * kappa * max(|delta|, 1) *
+    ||z||_1): at most about 1/kappa of the TD error is corrected in one step, whatever the reward
+    scale or the number of weights, and small traces take plain SGD steps (no drift from
+    normalised directions, unlike Adam)."""
+    reward_scaling: bool = False
+    """Divide the reward in the TD error by the running standard deviation of the discounted return
+    (a per-env accumulator u = gamma u + r, cleared at episode ends; Welford statistics over every
+    env and step), so that step sizes mean the same on every task. The value then predicts scaled
+    returns; the Meta-RL reward input is not affected (see `normalize_reward`)."""
     adam_eps: float = 1e-8
     """Adam's epsilon (optax default). Adam turns any direction of persistent sign into a step of
     about lr per weight, however small the direction; a larger epsilon lets small directions
@@ -151,8 +163,10 @@ class RTRRLConfig:
         if self.wiring != "fully_connected" and self.rnn != "ctrnn":
             raise ValueError("wiring applies to the CT-RNN only (rnn='ctrnn')")
         for name, rule in (("optimizer", self.optimizer), ("optimizer_rnn", self.optimizer_rnn or "adam")):
-            if rule not in ("adam", "sgd"):
-                raise ValueError(f"{name} must be 'adam' or 'sgd' (got {rule!r})")
+            if rule not in ("adam", "sgd", "obgd"):
+                raise ValueError(f"{name} must be 'adam', 'sgd' or 'obgd' (got {rule!r})")
+        if self.obgd_kappa <= 0:
+            raise ValueError(f"obgd_kappa must be positive (got {self.obgd_kappa})")
         if self.adam_eps <= 0:
             raise ValueError(f"adam_eps must be positive (got {self.adam_eps})")
         if self.sigma_mode not in ("paper", "softplus"):
@@ -209,6 +223,7 @@ class Carry(NamedTuple):
     v_stored: jax.Array  # V(h) computed one step earlier
     pending: jax.Array  # action sampled from pi(.|h), executed at the next step
     weight: jax.Array  # I: gamma^k in episodic mode, else 1
+    discounted_return: jax.Array  # u = gamma u + r within the episode (for `reward_scaling`)
 
 
 class RTRRLState(NamedTuple):
@@ -223,6 +238,7 @@ class RTRRLState(NamedTuple):
     r_bar: jax.Array
     obs_stats: RunningStats
     reward_stats: RunningStats
+    return_stats: RunningStats  # of the discounted return (for `reward_scaling`)
     key: jax.Array
 
 
@@ -269,6 +285,14 @@ def parameter_diagnostics(params: Params, rnn: str) -> dict[str, jax.Array]:
     elif rnn == "lru":
         out["rnn_norm"] = optax.tree.norm(params.rnn)
     return out
+
+
+def obgd_scale(lr: float, kappa: float, delta: jax.Array, trace: Any) -> jax.Array:
+    """Factor in (0, 1] on one env's step of a parameter group under 'obgd' (Elsayed et al. 2024):
+    1 / max(1, lr kappa max(|delta|, 1) ||z||_1). A plain step lr delta z changes a linear prediction
+    by about lr |delta| ||z||^2; bounding lr ||z||_1 keeps that below |delta| / kappa."""
+    l1 = sum(jnp.sum(jnp.abs(t)) for t in jax.tree_util.tree_leaves(trace))
+    return 1.0 / jnp.maximum(1.0, lr * kappa * jnp.maximum(jnp.abs(delta), 1.0) * l1)
 
 
 def _glorot(key: PRNGKey, shape: tuple[int, ...]) -> jax.Array:
@@ -381,7 +405,7 @@ class RTRRLAgent:
             scale = optax.scale(-lr)
         cfg = self.config
         clip = [] if cfg.gradient_clip is None else [optax.clip_by_global_norm(cfg.gradient_clip)]
-        step = optax.scale_by_adam(eps=cfg.adam_eps) if rule == "adam" else optax.identity()
+        step = optax.scale_by_adam(eps=cfg.adam_eps) if rule == "adam" else optax.identity()  # obgd: bounded in `_iteration`
         return optax.chain(*clip, step, scale)
 
     def _optimizers(self) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
@@ -485,12 +509,13 @@ class RTRRLAgent:
             state, trace, y = self._core(rnn, wiring, self._zero_state(rnn), self._zero_trace(rnn), x)
             action = head.sample(k, y @ readouts.actor)
             z = jax.tree_util.tree_map(jnp.zeros_like, params)
-            return Carry(state, y, trace, z, self._value(params, y), action, jnp.ones(()))
+            return Carry(state, y, trace, z, self._value(params, y), action, jnp.ones(()), jnp.zeros(()))
 
         carry = jax.vmap(first)(ts, self._action_keys(k_act))
         opt_td, opt_rnn = self._optimizers()
         return RTRRLState(params, opt_td.init(readouts), opt_rnn.init(rnn) if rnn is not None else optax.EmptyState(),
-                          feedback, wiring, head, env_state, carry, jnp.zeros(()), obs_stats, reward_stats, key)
+                          feedback, wiring, head, env_state, carry, jnp.zeros(()), obs_stats, reward_stats,
+                          init_stats(()), key)
 
     def _action_keys(self, key: PRNGKey) -> jax.Array:
         """One sampling key per env (the reference shared one across the batch: compat switch)."""
@@ -513,8 +538,12 @@ class RTRRLAgent:
         params, head, wiring = s.params, s.head, s.wiring
         obs_stats = update_stats(s.obs_stats, ts.obs) if cfg.normalize_obs else s.obs_stats
         reward_stats = update_stats(s.reward_stats, ts.reward) if cfg.normalize_reward else s.reward_stats
+        returns = cfg.gamma * s.carry.discounted_return + ts.reward
+        return_stats = update_stats(s.return_stats, returns) if cfg.reward_scaling else s.return_stats
+        reward_scale = jnp.sqrt(return_stats.var + 1e-8) if cfg.reward_scaling else jnp.ones(())
+        lrs = self._td_learning_rates()
 
-        def per_env(c: Carry, ts: TimeStepLike, k: PRNGKey):
+        def per_env(c: Carry, ts: TimeStepLike, k: PRNGKey, ret: jax.Array):
             done = ts.done
             d = done.astype(jnp.float32)
             obs, reward_in = self._normalized(obs_stats, reward_stats, ts.obs, ts.reward, training=True)
@@ -533,7 +562,7 @@ class RTRRLAgent:
             bootstrap = (1.0 - d) * value
             if cfg.bootstrap_truncation:
                 bootstrap = jnp.where(ts.truncated, final_value, bootstrap)
-            delta = ts.reward + cfg.gamma * bootstrap - s.r_bar - c.v_stored
+            delta = ts.reward / reward_scale + cfg.gamma * bootstrap - s.r_bar - c.v_stored
             # update direction from the old traces (+ entropy, not traced)
             critic_dir = lambda z: delta * z  # noqa: E731
             if cfg.trace_mode == "dutch":  # the reference's correction (spec §4.6)
@@ -545,13 +574,23 @@ class RTRRLAgent:
                 None if params.rnn is None else jax.tree_util.tree_map(
                     lambda z, e: (cfg.eta_f * delta * z + e) * float(cfg.train_rnn), c.z.rnn, g_ent.rnn),
             )
+            if cfg.optimizer == "obgd":
+                actor = obgd_scale(lrs.actor, cfg.obgd_kappa, delta, c.z.readouts.actor)
+                critic = obgd_scale(lrs.critic, cfg.obgd_kappa, delta, (c.z.readouts.critic, c.z.readouts.critic_bias))
+                direction = direction._replace(readouts=Readouts(
+                    actor * direction.readouts.actor, critic * direction.readouts.critic,
+                    critic * direction.readouts.critic_bias))
+            if (cfg.optimizer_rnn or cfg.optimizer) == "obgd" and params.rnn is not None:
+                scale = obgd_scale(cfg.lr_rnn, cfg.obgd_kappa, delta, c.z.rnn)
+                direction = direction._replace(rnn=jax.tree_util.tree_map(lambda x: scale * x, direction.rnn))
             weight = cfg.gamma * c.weight * (1.0 - d) + d if cfg.eta is None else c.weight
             z = self._trace_step(c.z, g, done, weight)
             entropy = head.entropy(h @ params.readouts.actor, cfg.average_logprob_over_dims)
             diag = step_diagnostics(h if cfg.rnn == "ctrnn" else None, entropy, delta, value)
-            return Carry(state, h, trace, z, value, action, weight), direction, delta, diag
+            ret = jnp.where(done, 0.0, ret)
+            return Carry(state, h, trace, z, value, action, weight, ret), direction, delta, diag
 
-        carry, direction, delta, diag = jax.vmap(per_env)(s.carry, ts, self._action_keys(k_act))
+        carry, direction, delta, diag = jax.vmap(per_env)(s.carry, ts, self._action_keys(k_act), returns)
         direction = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), direction)
 
         # Adam ascent: feed the negated direction to a minimiser, per group
@@ -565,7 +604,7 @@ class RTRRLAgent:
             rnn = self._project(optax.apply_updates(rnn, upd))
         r_bar = s.r_bar if not cfg.eta else s.r_bar + cfg.eta * jnp.mean(delta)
         new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, wiring, head, env_state, carry, r_bar,
-                         obs_stats, reward_stats, key)
+                         obs_stats, reward_stats, return_stats, key)
         metrics = episode_metrics(ts)._replace(diagnostics={k: jnp.mean(v) for k, v in diag.items()})
         return new, metrics
 
