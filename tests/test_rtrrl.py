@@ -81,14 +81,15 @@ def _replay_step_2(cfg, task):
 
 
 @pytest.mark.parametrize("max_len, bootstrap, optimizer", [(None, True, "adam"), (2, True, "adam"), (2, False, "adam"),
-                                                      (None, True, "sgd")])
+                                                      (None, True, "sgd"), (None, True, "obgd")])
 def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap, optimizer):
     """With lambda = 0 one iteration must equal a hand-written one-step actor-critic update:
     Adam (or SGD) ascent on delta * grad[log pi(a_prev|x_prev) + V(x_prev)], delta = r + gamma V(x') - V(x_prev),
     where x' is the next input, or at a truncation (episode cap 2) the input the final observation
     gives (bootstrap) / nothing (the reference: truncation = termination)."""
+    lr = 0.5 if optimizer == "obgd" else 1e-3  # large enough for the overshoot bound to act
     cfg = LinearTDConfig(lambda_actor=0.0, lambda_critic=0.0, entropy_rate=0.0, bootstrap_truncation=bootstrap,
-                         optimizer=optimizer)
+                         optimizer=optimizer, lr_td=lr)
     task = dataclasses.replace(TASKS["CartPole-vel"], max_episode_length=max_len or 500)
     s0, s1, s2, ts, prev, x, x_final = _replay_step_2(cfg, task)
     assert bool(ts.truncated) == (max_len == 2)
@@ -106,6 +107,15 @@ def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap, optimizer):
     direction = jax.tree_util.tree_map(lambda g: -delta * g, grads)
     if optimizer == "sgd":  # Algorithm 1: theta += alpha * delta * grad
         want = jax.tree_util.tree_map(lambda p, g: p + cfg.lr_td * delta * g, ro, grads)
+    elif optimizer == "obgd":  # the same step, shrunk per group (actor; critic weights + bias) to bound overshoot
+        def bound(*traces):
+            l1 = sum(float(np.abs(np.asarray(t)).sum()) for t in traces)
+            return 1.0 / max(1.0, lr * cfg.obgd_kappa * max(abs(float(delta)), 1.0) * l1)
+
+        s_actor, s_critic = bound(grads.actor), bound(grads.critic, grads.critic_bias)
+        assert s_actor < 1.0 and s_critic < 1.0, "the bound is active at this step size"
+        want = Readouts(ro.actor + lr * s_actor * delta * grads.actor, ro.critic + lr * s_critic * delta * grads.critic,
+                        ro.critic_bias + lr * s_critic * delta * grads.critic_bias)
     else:
         updates, _ = optax.adam(cfg.lr_td).update(direction, s1.opt_td, ro)
         want = optax.apply_updates(ro, updates)
@@ -304,14 +314,15 @@ def test_normalize_eval_only_trains_on_raw_inputs():
     assert not np.allclose(both.params.rnn.W, raw.params.rnn.W)
 
 
-@pytest.mark.parametrize("rnn", ["ctrnn", "lru", "none"])
-def test_diagnostics_equal_a_hand_loop(rnn):
+@pytest.mark.parametrize("rnn, reward_scaling", [("ctrnn", False), ("lru", False), ("none", False), ("ctrnn", True)])
+def test_diagnostics_equal_a_hand_loop(rnn, reward_scaling):
     """`train`'s diagnostics against numpy over states recorded one iteration at a time.
 
     CartPole-v1 pays reward 1 on every step and an episode ends exactly where the env's step
-    counter restarts at 0, so delta_t = 1 + gamma (1 - d_t) V(h_t) - V(h_{t-1}) by hand (no
-    truncation within 120 steps)."""
-    agent = RTRRLAgent(RTRRLConfig(rnn=rnn))
+    counter restarts at 0, so delta_t = r_t + gamma (1 - d_t) V(h_t) - V(h_{t-1}) by hand (no
+    truncation within 120 steps), with r_t = 1, or with `reward_scaling` 1 / std of the discounted
+    returns u_t = gamma u_{t-1} + 1 seen so far (Welford's statistics recomputed here with numpy)."""
+    agent = RTRRLAgent(RTRRLConfig(rnn=rnn, reward_scaling=reward_scaling))
     env, s0 = _state(agent, "CartPole-v1", seed=3)
     steps = 120
     one = jax.jit(lambda s: agent._iteration(s, env)[0])
@@ -324,15 +335,25 @@ def test_diagnostics_equal_a_hand_loop(rnn):
     def at(k, f):
         return np.asarray(f(states[k]), np.float64)
 
-    entropy, delta, value, sat = [], [], [], []
+    entropy, delta, value, sat, returns = [], [], [], [], []
+    u = 0.0
     for k in range(1, steps + 1):
+        u = 0.99 * u + 1.0
+        returns.append(u)
+        if at(k, lambda s: s.env_state.time[0]) == 0:
+            u = 0.0
+        # init_stats: a prior of N(0, 1) with weight 1e-4, then every return so far
+        n, prior = len(returns), 1e-4
+        mean = np.sum(returns) / (n + prior)
+        var = (prior * (1.0 + mean**2) + np.sum((np.asarray(returns) - mean) ** 2)) / (n + prior)
+        reward = 1.0 / np.sqrt(var + 1e-8) if reward_scaling else 1.0
         logits = at(k, lambda s: s.carry.y[0]) @ at(k - 1, lambda s: s.params.readouts.actor)
         p = np.exp(logits - logits.max())
         p /= p.sum()
         entropy.append(-(p * np.log(p)).sum())
         v, v_prev = at(k, lambda s: s.carry.v_stored[0]), at(k - 1, lambda s: s.carry.v_stored[0])
         done = at(k, lambda s: s.env_state.time[0]) == 0
-        delta.append(1.0 + 0.99 * (1 - done) * v - v_prev)
+        delta.append(reward + 0.99 * (1 - done) * v - v_prev)
         value.append(v)
         if rnn == "ctrnn":
             sat.append(np.mean(np.abs(at(k, lambda s: s.carry.y[0])) > 0.95))
@@ -345,6 +366,9 @@ def test_diagnostics_equal_a_hand_loop(rnn):
         want["rnn_norm"] = np.sqrt(sum(np.sum(np.asarray(x, np.float64) ** 2)
                                        for x in jax.tree_util.tree_leaves(states[-1].params.rnn)))
     assert set(got) == set(want)
+    if reward_scaling:
+        np.testing.assert_allclose(float(end.return_stats.var), var, rtol=1e-4)
+        np.testing.assert_allclose(float(end.carry.discounted_return[0]), u, rtol=1e-5)
     for k in want:
         np.testing.assert_allclose(got[k], want[k], rtol=2e-4, atol=1e-5, err_msg=k)
     assert 0 < want["entropy"] < np.log(2)
