@@ -182,10 +182,12 @@ def test_meta_rl_input_matches_rtrrl():
     head = CategoricalHead(3)
     obs, reward = jnp.array([0.5, -1.0]), jnp.asarray(2.0)
     ppo = PPOAgent(PPOConfig(meta_rl=True))
+    prev = head.encode(jnp.asarray(1))
     for done in (False, True):
         d = jnp.asarray(done)
-        np.testing.assert_array_equal(ppo._input(head, obs, jnp.asarray(1), reward, d),
-                                      RTRRLAgent()._input(head, obs, jnp.asarray(1), reward, d))
+        want = [0.5, -1.0, 0, 0, 0, 0] if done else [0.5, -1.0, 0, 1, 0, 2.0]
+        np.testing.assert_array_equal(ppo._input(obs, prev, reward, d), want)
+        np.testing.assert_array_equal(RTRRLAgent()._input(head, obs, prev, reward, d), want)
     env = make_env(TASKS["CartPole-vel"])
     for name in ("ppo", "ppo-gru"):
         import agents
@@ -195,4 +197,5 @@ def test_meta_rl_input_matches_rtrrl():
         pp = agent.policy_params(s)
         _, ts = env.reset(jax.random.PRNGKey(1))
         carry, action = agent.policy(pp, agent.initial_carry(pp), ts, jax.random.PRNGKey(2))
-        assert action.shape == () and carry[1].shape == ()
+        assert action.shape == () and carry[1].shape == (2,), "the policy carries the encoded action"
+        np.testing.assert_array_equal(carry[1], jax.nn.one_hot(action, 2))

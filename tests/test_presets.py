@@ -81,3 +81,19 @@ def test_list_presets(cli):
     assert code == 0
     for agent, preset in PAPER_PRESETS:
         assert any(agent in line and preset in line for line in out.splitlines()), (agent, preset)
+
+
+def test_screen_suite_runs_the_default_against_both_paper_presets(tmp_path):
+    from benchmarks.popgym import FAMILIES
+    from benchmarks.suites import SUITES
+    from benchmarks.tasks import TASKS
+
+    suite = SUITES["rtrrl-screen"]
+    table2 = {t.id for t in TASKS.values() if any(r.startswith("table2:") for r in t.paper_rows)}
+    assert len(table2) == 20 and set(suite.tasks) == table2 | {f"{f}Easy" for f in FAMILIES}
+    plan = make_plan(tmp_path, "rtrrl-screen", ["CartPole-vel", "MemoryChain-4"])
+    labels = {u.label for u in plan.units}
+    assert labels == {"random", "rtrrl", "rtrrl@paper-table1", "rtrrl@paper-code"}
+    steps = {u.task.id: u.budget.max_env_steps for u in plan.units}
+    assert steps == {"CartPole-vel": 5_000_000, "MemoryChain-4": 500_000}
+    assert all(len(u.seeds) == 5 for u in plan.units)
