@@ -423,7 +423,7 @@ class RTRRLAgent:
         return ctrnn.clamp_tau(rnn) if self.config.rnn == "ctrnn" else rnn
 
     def _optimizer(self, lr: float | Readouts, rule: str) -> optax.GradientTransformation:
-        """Adam (or SGD) on a descent direction, optionally after a global-norm clip; `lr` may be a
+        """Adam or SGD on a descent direction, optionally after a global-norm clip; `lr` may be a
         pytree of per-leaf step sizes (Adam is element-wise, so this is per-group Adam)."""
         if isinstance(lr, Readouts):
             scale = optax.stateless(lambda u, _: jax.tree_util.tree_map(lambda x, a: -a * x, u, lr))
@@ -431,7 +431,8 @@ class RTRRLAgent:
             scale = optax.scale(-lr)
         cfg = self.config
         clip = [] if cfg.gradient_clip is None else [optax.clip_by_global_norm(cfg.gradient_clip)]
-        step = optax.scale_by_adam(eps=cfg.adam_eps) if rule == "adam" else optax.identity()  # obgd: bounded in `_iteration`
+        # 'obgd' is SGD on directions already bounded per env (`_bound_overshoot`)
+        step = optax.scale_by_adam(eps=cfg.adam_eps) if rule == "adam" else optax.identity()
         return optax.chain(*clip, step, scale)
 
     def _optimizers(self) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
@@ -439,6 +440,20 @@ class RTRRLAgent:
         cfg = self.config
         return (self._optimizer(self._td_learning_rates(), cfg.optimizer),
                 self._optimizer(cfg.lr_rnn, cfg.optimizer_rnn or cfg.optimizer))
+
+    def _bound_overshoot(self, direction: Params, z: Params, delta: jax.Array) -> Params:
+        """One env's direction with each 'obgd' group (actor; critic; RNN) shrunk by `obgd_scale`."""
+        cfg, lrs = self.config, self._td_learning_rates()
+        if cfg.optimizer == "obgd":
+            ro = direction.readouts
+            actor = obgd_scale(lrs.actor, cfg.obgd_kappa, delta, z.readouts.actor)
+            critic = obgd_scale(lrs.critic, cfg.obgd_kappa, delta, (z.readouts.critic, z.readouts.critic_bias))
+            direction = direction._replace(readouts=Readouts(actor * ro.actor, critic * ro.critic,
+                                                             critic * ro.critic_bias))
+        if (cfg.optimizer_rnn or cfg.optimizer) == "obgd" and direction.rnn is not None:
+            scale = obgd_scale(cfg.lr_rnn, cfg.obgd_kappa, delta, z.rnn)
+            direction = direction._replace(rnn=jax.tree_util.tree_map(lambda x: scale * x, direction.rnn))
+        return direction
 
     def _td_learning_rates(self) -> Readouts:
         cfg = self.config
@@ -567,7 +582,6 @@ class RTRRLAgent:
         returns = cfg.gamma * s.carry.discounted_return + ts.reward
         return_stats = update_stats(s.return_stats, returns) if cfg.reward_scaling else s.return_stats
         reward_scale = jnp.sqrt(return_stats.var + 1e-8) if cfg.reward_scaling else jnp.ones(())
-        lrs = self._td_learning_rates()
 
         def per_env(c: Carry, ts: TimeStepLike, k: PRNGKey, ret: jax.Array):
             done = ts.done
@@ -600,15 +614,7 @@ class RTRRLAgent:
                 None if params.rnn is None else jax.tree_util.tree_map(
                     lambda z, e: (cfg.eta_f * delta * z + e) * float(cfg.train_rnn), c.z.rnn, g_ent.rnn),
             )
-            if cfg.optimizer == "obgd":
-                actor = obgd_scale(lrs.actor, cfg.obgd_kappa, delta, c.z.readouts.actor)
-                critic = obgd_scale(lrs.critic, cfg.obgd_kappa, delta, (c.z.readouts.critic, c.z.readouts.critic_bias))
-                direction = direction._replace(readouts=Readouts(
-                    actor * direction.readouts.actor, critic * direction.readouts.critic,
-                    critic * direction.readouts.critic_bias))
-            if (cfg.optimizer_rnn or cfg.optimizer) == "obgd" and params.rnn is not None:
-                scale = obgd_scale(cfg.lr_rnn, cfg.obgd_kappa, delta, c.z.rnn)
-                direction = direction._replace(rnn=jax.tree_util.tree_map(lambda x: scale * x, direction.rnn))
+            direction = self._bound_overshoot(direction, c.z, delta)
             weight = cfg.gamma * c.weight * (1.0 - d) + d if cfg.eta is None else c.weight
             z = self._trace_step(c.z, g, done, weight)
             entropy = head.entropy(h @ params.readouts.actor, cfg.average_logprob_over_dims)
@@ -619,7 +625,7 @@ class RTRRLAgent:
         carry, direction, delta, diag = jax.vmap(per_env)(s.carry, ts, self._action_keys(k_act), returns)
         direction = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), direction)
 
-        # Adam ascent: feed the negated direction to a minimiser, per group
+        # the optimiser's ascent step: feed the negated direction to a minimiser, per group
         optimizer_td, optimizer_rnn = self._optimizers()
         upd, opt_td = optimizer_td.update(jax.tree_util.tree_map(jnp.negative, direction.readouts), s.opt_td,
                                           params.readouts)
