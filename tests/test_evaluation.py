@@ -88,8 +88,13 @@ def test_first_evaluation_step_sees_no_previous_action(name, settings):
     pp = agent.policy_params(agent.init(jax.random.PRNGKey(0), env))
     _, ts = env.reset(jax.random.PRNGKey(1))
     (core, _), _ = agent.policy(pp, agent.initial_carry(pp), ts, jax.random.PRNGKey(2))
-    x = jnp.concatenate([ts.obs, jnp.zeros(env.spec.num_actions), jnp.zeros(1)])  # [obs, no action, no reward]
-    wrong = x.at[ts.obs.shape[0]].set(1.0)  # one_hot(0) in the action slot
+    obs = ts.obs
+    if getattr(agent.config, "normalize_obs", False):  # rtrrl's default: the running statistics' transform
+        from agents.normalize import normalize
+
+        obs = normalize(pp.obs_stats, obs)
+    x = jnp.concatenate([obs, jnp.zeros(env.spec.num_actions), jnp.zeros(1)])  # [obs, no action, no reward]
+    wrong = x.at[obs.shape[0]].set(1.0)  # one_hot(0) in the action slot
 
     if name == "rtrrl":
         def first(x):

@@ -298,7 +298,7 @@ def test_reference_lambda_rnn_zero_drops_the_episodic_factor():
     plain, compat = run(False), run(True)
     weight = float(plain.carry.weight[0])
     np.testing.assert_allclose(weight, 0.99**3, rtol=1e-6)
-    np.testing.assert_allclose(plain.carry.z.rnn.W, weight * compat.carry.z.rnn.W, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(plain.carry.z.rnn.W, weight * compat.carry.z.rnn.W, rtol=1e-4, atol=1e-8)
 
 
 def test_normalize_eval_only_trains_on_raw_inputs():
@@ -308,7 +308,9 @@ def test_normalize_eval_only_trains_on_raw_inputs():
         env, s = _state(agent, "Pendulum-v1")
         return jax.jit(lambda s: agent.train(s, env, 50))(s)[0]
 
-    raw, eval_only, both = run(), run(normalize_obs=True, normalize_eval_only=True), run(normalize_obs=True)
+    off = dict(normalize_obs=False, normalize_reward=False)
+    raw, both = run(**off), run(normalize_obs=True, normalize_reward=False)
+    eval_only = run(normalize_obs=True, normalize_reward=False, normalize_eval_only=True)
     np.testing.assert_allclose(eval_only.params.rnn.W, raw.params.rnn.W, rtol=1e-6)
     assert float(eval_only.obs_stats.count) > 50
     assert not np.allclose(both.params.rnn.W, raw.params.rnn.W)
