@@ -107,7 +107,8 @@ def test_figures_are_decoded_and_links_resolve(page):
 
     driver, built, _ = page
     images = driver.find_elements(By.CSS_SELECTOR, "section#suite-demo figure img")
-    assert len(images) == 7
+    diagnostics = driver.find_elements(By.CSS_SELECTOR, "section#suite-demo figure.diagnostics img")
+    assert len(images) == 7 + len(TASKS) and len(diagnostics) == len(TASKS), "7 suite views, one diagnostics view per task"
     for img in images:
         assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 100
     links = driver.find_elements(By.CSS_SELECTOR, "a.raw")
