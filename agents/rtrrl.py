@@ -581,9 +581,11 @@ class RTRRLAgent:
         params, head, wiring = s.params, s.head, s.wiring
         obs_stats = update_stats(s.obs_stats, ts.obs) if cfg.normalize_obs else s.obs_stats
         reward_stats = update_stats(s.reward_stats, ts.reward) if cfg.normalize_reward else s.reward_stats
-        returns = cfg.gamma * s.carry.discounted_return + ts.reward
-        return_stats = update_stats(s.return_stats, returns) if cfg.reward_scaling else s.return_stats
-        reward_scale = jnp.sqrt(return_stats.var + 1e-8) if cfg.reward_scaling else jnp.ones(())
+        returns, return_stats, reward_scale = s.carry.discounted_return, s.return_stats, jnp.ones(())
+        if cfg.reward_scaling:  # statistics of the discounted return, this step's reward included
+            returns = cfg.gamma * returns + ts.reward
+            return_stats = update_stats(return_stats, returns)
+            reward_scale = jnp.sqrt(return_stats.var + 1e-8)
 
         def per_env(c: Carry, ts: TimeStepLike, k: PRNGKey, ret: jax.Array):
             done = ts.done
@@ -621,7 +623,7 @@ class RTRRLAgent:
             z = self._trace_step(c.z, g, done, weight)
             entropy = head.entropy(h @ params.readouts.actor, cfg.average_logprob_over_dims)
             diag = step_diagnostics(h if cfg.rnn == "ctrnn" else None, entropy, delta, value)
-            ret = jnp.where(done, 0.0, ret)
+            ret = jnp.where(done, 0.0, ret) if cfg.reward_scaling else ret
             return Carry(state, h, trace, z, value, action, weight, ret), direction, delta, diag
 
         carry, direction, delta, diag = jax.vmap(per_env)(s.carry, ts, self._action_keys(k_act), returns)
