@@ -71,5 +71,5 @@ def report(session: nox.Session) -> None:
 @nox.session
 def perf(session: nox.Session) -> None:
     """Speed ratios measured in one process (agent steps/s vs raw env steps/s)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "benchmarks.perf", *session.posargs, env=ENV)
+    session.install("-e", ".[perf]")
+    session.run("python", "tools/perf.py", *session.posargs, env=ENV)

@@ -14,9 +14,10 @@ import os
 # Must be set before jax starts; export NPROC to override.
 os.environ.setdefault("NPROC", "1")
 
+import functools
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import click
 
@@ -62,6 +63,83 @@ def cli() -> None:
     """Benchmark RTRRL against PPO baselines on gymnax, popgym and brax tasks."""
 
 
+def _command_line() -> str:
+    """The command as typed, recorded in every result file's provenance."""
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=240)  # piped: do not squeeze tables into 80 columns
+
+
+def _cache_dir(value: str) -> str | None:
+    """`--compile-cache` (or $RTRRL_BENCH_COMPILE_CACHE): a directory, or 'none' for no cache."""
+    return None if value.lower() == "none" else os.path.expanduser(value)
+
+
+def _enable_cache(value: str) -> None:
+    from benchmarks import compile_cache
+
+    try:
+        compile_cache.enable(_cache_dir(value))
+    except OSError as e:
+        raise UserError(f"cannot use compile cache {value}: {e.strerror or e}") from None
+
+
+RAY_OPTIONS = ("address", "ray_cpus", "ray_gpus", "max_retries", "exception_retries")
+
+
+def ray_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The `--executor ray` options, handed to the command as one dict `ray` (with `given`: the
+    options the user set, so that the local executor can refuse them)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        ray = {name: kwargs.pop(name) for name in RAY_OPTIONS}
+        ray["given"] = [f"--{name.replace('_', '-')}" for name in RAY_OPTIONS
+                        if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+        return command(*args, ray=ray, **kwargs)
+
+    options = [
+        click.option("--address", default=None, metavar="auto|HOST:PORT",
+                     help="Ray: the cluster to join (auto: the one `ray start` runs here); default: start Ray on this "
+                     "machine."),
+        click.option("--ray-cpus", type=float, default=1.0, show_default=True, help="Ray: CPUs each unit asks for."),
+        click.option("--ray-gpus", type=float, default=None,
+                     help="Ray: GPU share each unit asks for (default: 0.25 on a cluster with GPUs, else 0)."),
+        click.option("--max-retries", type=int, default=3, show_default=True,
+                     help="Ray: reruns of a unit whose worker process or node is lost, before a failure record."),
+        click.option("--exception-retries", type=int, default=1, show_default=True,
+                     help="Ray: reruns of a unit whose code raised, before a failure record."),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _ray_executor(executor: str, jobs: int | None, ray: dict[str, Any], plugins: Sequence[str],
+                  cache: str) -> Any:
+    """Check that the options fit the executor; for Ray, its executor (not yet connected)."""
+    if executor == "local":
+        if ray["given"]:
+            raise UserError(f"{', '.join(ray['given'])} apply to --executor ray")
+        return None
+    if jobs is not None:
+        raise UserError("--jobs applies to the local executor; on Ray each unit asks for --ray-cpus CPUs")
+    from benchmarks.config import ConfigError
+    from benchmarks.executors.ray_executor import RayExecutor
+
+    try:
+        return RayExecutor(ray["address"], plugins, ray["ray_cpus"], ray["ray_gpus"], ray["max_retries"],
+                           ray["exception_retries"], None if cache.lower() == "none" else cache)
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+
+
 @cli.command()
 @click.option("--suite", default="quick", show_default=True, help="Suite to run (see `rtrrl-bench list suites`).")
 @click.option("--difficulty", type=click.Choice(["easy", "medium", "hard", "all"], case_sensitive=False), default=None,
@@ -87,15 +165,7 @@ def cli() -> None:
               help="Local executor: worker processes (default: one per CPU core, at most 8, on CPU; 1 on an accelerator).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where units compute: this machine, or a Ray cluster (pip install -e '.[ray]').")
-@click.option("--address", default=None, metavar="auto|HOST:PORT",
-              help="Ray: the cluster to join (auto: the one `ray start` runs here); default: start Ray on this machine.")
-@click.option("--ray-cpus", type=float, default=1.0, show_default=True, help="Ray: CPUs each unit asks for.")
-@click.option("--ray-gpus", type=float, default=None,
-              help="Ray: GPU share each unit asks for (default: 0.25 on a cluster with GPUs, else 0).")
-@click.option("--max-retries", type=int, default=3, show_default=True,
-              help="Ray: reruns of a unit whose worker process or node is lost, before a failure record.")
-@click.option("--exception-retries", type=int, default=1, show_default=True,
-              help="Ray: reruns of a unit whose code raised, before a failure record.")
+@ray_options
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import a module that registers extra agents or tasks (repeatable).")
 @click.option("--compile-cache", default=lambda: os.environ.get("RTRRL_BENCH_COMPILE_CACHE", DEFAULT_CACHE),
@@ -104,34 +174,18 @@ def cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would run and exit.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
 def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequence[str], presets: Sequence[str],
-        seeds: str | None, max_steps: int | None,
-        eval_interval: int | None, patience: int | None, profile: str, block_size: int | None, out: str, sets: Sequence[str],
-        config_file: str | None, jobs: int | None, executor: str, address: str | None, ray_cpus: float,
-        ray_gpus: float | None, max_retries: int, exception_retries: int, plugins: Sequence[str], compile_cache: str,
-        dry_run: bool, progress: bool | None) -> None:
+        seeds: str | None, max_steps: int | None, eval_interval: int | None, patience: int | None, profile: str,
+        block_size: int | None, out: str, sets: Sequence[str], config_file: str | None, jobs: int | None,
+        executor: str, ray: dict[str, Any], plugins: Sequence[str], compile_cache: str, dry_run: bool,
+        progress: bool | None) -> None:
     """Train a grid of agents x tasks x seeds and write one JSON file per run (resumable)."""
     from benchmarks.config import ConfigError, load_config_file, merge_overrides, parse_set_options
-    from benchmarks.runner import import_plugins, make_plan
+    from benchmarks.plan import import_plugins, make_plan
+    from benchmarks.progress import GridProgress
     from benchmarks.storage import check_writable, write_plan
 
     out_dir = Path(out)
-    ctx = click.get_current_context()
-    if executor == "local":
-        ray_only = [f"--{name.replace('_', '-')}" for name in ("address", "ray_cpus", "ray_gpus", "max_retries",
-                                                                "exception_retries")
-                    if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
-        if ray_only:
-            raise UserError(f"{', '.join(ray_only)} apply to --executor ray")
-    elif jobs is not None:
-        raise UserError("--jobs applies to the local executor; on Ray each unit asks for --ray-cpus CPUs")
-    else:
-        from benchmarks.executors.ray_executor import RayExecutor
-
-        cache = None if compile_cache.lower() == "none" else compile_cache
-        try:
-            ray_executor = RayExecutor(address, plugins, ray_cpus, ray_gpus, max_retries, exception_retries, cache)
-        except ConfigError as e:
-            raise UserError(str(e)) from None
+    ray_executor = _ray_executor(executor, jobs, ray, plugins, compile_cache)  # option errors first
     try:
         import_plugins(plugins)
         cli_budget = {k: v for k, v in {"max_env_steps": max_steps, "eval_interval": eval_interval,
@@ -149,27 +203,19 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
         except OSError as e:
             raise UserError(f"cannot write results to {out_dir}: {e.strerror or e}") from None
 
-    from benchmarks.progress import GridProgress
-
     reporter = GridProgress(plan, enabled=progress)
     reporter.print_plan(dry_run)
     if dry_run:
         return
-    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
-    from benchmarks.runner import enable_compile_cache
-
-    cache = None if compile_cache.lower() == "none" else compile_cache
-    if cache is not None:
-        try:
-            enable_compile_cache(os.path.expanduser(cache))
-        except OSError as e:
-            raise UserError(f"cannot use compile cache {compile_cache}: {e.strerror or e}") from None
-    if executor == "ray" and plan.units:
+    command = _command_line()
+    _enable_cache(compile_cache)
+    if ray_executor is not None:
         runner = ray_executor
-        try:
-            runner.connect()  # before anything is written: an unreachable cluster is a user error
-        except ConfigError as e:
-            raise UserError(str(e)) from None
+        if plan.units:
+            try:
+                runner.connect()  # before anything is written: an unreachable cluster is a user error
+            except ConfigError as e:
+                raise UserError(str(e)) from None
     else:
         from benchmarks.executors.local import LocalExecutor, default_jobs
 
@@ -183,8 +229,7 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
     finally:
         if executor == "ray":
             runner.close()
-    failed = reporter.summary()
-    if failed:
+    if reporter.summary():
         sys.exit(EXIT_RUNS_FAILED)
 
 
@@ -192,16 +237,13 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
 @click.argument("what", type=click.Choice(["all", "suites", "tasks", "agents", "presets"]), default="all")
 def list_(what: str) -> None:
     """Show suites, tasks, agents with their hyperparameters and defaults, and the agents' presets."""
-    from rich.console import Console
     from rich.table import Table
 
     import agents as agent_registry
     from benchmarks.suites import SUITES
     from benchmarks.tasks import TASKS
 
-    console = Console()
-    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-        console = Console(width=240)
+    console = _console()
     if what in ("all", "suites"):
         t = Table(title="suites")
         for c in ("suite", "tasks", "agents", "seeds", "max steps", "eval every", "patience", "description"):
@@ -285,7 +327,7 @@ def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool
 @click.option("--measure", is_flag=True,
               help="Re-measure the floors with the runner (random agent, the floor protocol) and write the constants.")
 @click.option("--write", "write_to", is_flag=False, flag_value="", default=None, type=click.Path(dir_okay=False),
-              metavar="[FILE]", help="Write the constants to FILE (default benchmarks/data/normalization.json); "
+              metavar="[FILE]", help="Write the constants to FILE (default rtrrl_data/normalization.json); "
               "without --measure/--from: rewrite the stored floors with the current ceilings.")
 @click.option("--task", "tasks", multiple=True, metavar="ID", help="Only these tasks (repeatable); default: every task.")
 @click.option("--results", "results_dir", type=click.Path(file_okay=False), default=None,
@@ -296,10 +338,10 @@ def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool
 def normalization(measure: bool, write_to: str | None, tasks: Sequence[str], results_dir: str | None,
                   from_dir: str | None, jobs: int) -> None:
     """Show the normalization constants (floor = random agent, ceiling), or re-measure the floors."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    from benchmarks import floors as floors_mod
     from benchmarks import normalization as norm
     from benchmarks.tasks import TASKS, resolve_task_id
 
@@ -324,18 +366,14 @@ def normalization(measure: bool, write_to: str | None, tasks: Sequence[str], res
 
     try:
         if measure or from_dir:
-            command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+            command = _command_line()
             if measure:
-                from benchmarks.runner import enable_compile_cache
-
-                cache = os.environ.get("RTRRL_BENCH_COMPILE_CACHE", DEFAULT_CACHE)
-                if cache.lower() != "none":
-                    enable_compile_cache(os.path.expanduser(cache))
-                floors = norm.measure_floors(task_ids or None, results_dir=Path(results_dir) if results_dir else None,
+                _enable_cache(os.environ.get("RTRRL_BENCH_COMPILE_CACHE", DEFAULT_CACHE))
+                floors = floors_mod.measure_floors(task_ids or None, results_dir=Path(results_dir) if results_dir else None,
                                              jobs=jobs, command=command, verbose=True)
             else:
-                floors = norm.floors_from_results(Path(from_dir), task_ids or None)
-            doc = norm.constants(floors, norm.protocol(), task_ids or None)
+                floors = floors_mod.floors_from_results(Path(from_dir), task_ids or None)
+            doc = norm.constants(floors, floors_mod.protocol(), task_ids or None)
         else:
             if not norm.PATH.is_file():
                 raise UserError(f"no constants file {norm.PATH}; measure with `rtrrl-bench normalization --measure`")
@@ -347,7 +385,7 @@ def normalization(measure: bool, write_to: str | None, tasks: Sequence[str], res
     except (ValueError, KeyError) as e:  # FloorError, a ceiling not above its floor, a task without a ceiling
         raise UserError(str(e).strip("'\"")) from None
 
-    console = Console() if Console().is_terminal else Console(width=240)
+    console = _console()
     p = doc["floor_protocol"]
     t = Table(title=f"normalization constants v{doc['version']} (floor: {p['agent']}, seeds {p['seeds']}, "
                     f"{p['budget']['max_env_steps']:,} env steps; measured {p['measured_utc']})")
@@ -388,10 +426,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.ClickException as e:
         click.echo(f"rtrrl-bench: error: {e.format_message()}", err=True)
         sys.exit(e.exit_code if isinstance(e, UserError) else EXIT_USER_ERROR)
-    except click.exceptions.Abort:
-        click.echo("rtrrl-bench: interrupted; finished runs are saved, re-run the command to resume", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("rtrrl-bench: interrupted; finished runs are saved, re-run the command to resume", err=True)
         sys.exit(130)
     except click.exceptions.Exit as e:

@@ -1,7 +1,8 @@
 """Run configuration: overrides from the command line and config files, canonical JSON and its hash.
 
-Override keys are `<agent>.<field>` (e.g. `random.num_envs`), `task.<field>` (applies to
-every task of the run) and `budget.<field>` / `eval.<field>`. Values are checked against
+Override keys are `<agent>.<field>` (e.g. `random.num_envs`; a field of a nested group as
+`rtrrl.compat.shared_action_key`), `task.<field>` (applies to every task of the run) and
+`budget.<field>` / `eval.<field>`. Values are checked against
 the dataclass field's type; a config file (TOML or JSON) holds the same keys as tables:
 
     [budget]
@@ -10,10 +11,13 @@ the dataclass field's type; a config file (TOML or JSON) holds the same keys as 
     max_episode_length = 1000
     [agent.random]
     num_envs = 4
+    [agent.rtrrl.compat]
+    shared_action_key = true
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -67,7 +71,13 @@ def parse_set_options(items: list[str]) -> dict[str, dict[str, Any]]:
         scope, dot, name = key.strip().partition(".")
         if not sep or not dot or not scope or not name:
             raise ConfigError(f"--set {item!r}: expected SCOPE.FIELD=VALUE, e.g. random.num_envs=4 or budget.patience=5")
-        out.setdefault(scope, {})[name] = parse_value(value.strip())
+        *groups, field = name.split(".")  # `rtrrl.compat.shared_action_key`: a nested settings group
+        target = out.setdefault(scope, {})
+        for group in groups:
+            target = target.setdefault(group, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"--set {item!r}: {scope}.{group} is set as a value and as a group")
+        target[field] = parse_value(value.strip())
     return out
 
 
@@ -100,10 +110,17 @@ def load_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def merge_overrides(*layers: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Later layers win (config file first, then --set)."""
+    def merge(into: dict[str, Any], fields: dict[str, Any]) -> None:
+        for name, value in fields.items():
+            if isinstance(value, dict) and isinstance(into.get(name), dict):  # a nested group: merge, not replace
+                merge(into[name], value)
+            else:
+                into[name] = copy.deepcopy(value)
+
     out: dict[str, dict[str, Any]] = {}
     for layer in layers:
         for scope, fields in layer.items():
-            out.setdefault(scope, {}).update(fields)
+            merge(out.setdefault(scope, {}), fields)
     return out
 
 

@@ -2,8 +2,8 @@
 and a ceiling (an analytic maximum where one exists, else a documented reference).
 
 Reports normalize a score as (score - floor) / (ceiling - floor): 0 = the random agent, 1 = the
-ceiling. The constants live in `benchmarks/data/normalization.json`, which `reports/` reads as
-plain JSON (it never imports this module). They are fixed data: adding an agent or new results
+ceiling. The constants live in `rtrrl_data/normalization.json`, which `reports/` reads as plain
+JSON (it never imports this module). They are fixed data: adding an agent or new results
 never moves them.
 
 Versioning: `NORMALIZATION_VERSION` names one set of numbers. Bump it whenever any constant
@@ -12,13 +12,8 @@ the random agent) and add the new numbers' fingerprint to `VERSION_FINGERPRINTS`
 until both are done), so reports built on different constants say so. Re-measuring with
 unchanged code reproduces the floors exactly and needs no bump.
 
-Floors (`rtrrl-bench normalization --measure`, or `rtrrl-bench run --suite normalization`
-followed by `rtrrl-bench normalization --from DIR --write`): the `random` agent, default
-settings, seeds `FLOOR_SEEDS`, budget `FLOOR_BUDGET` (5 paper-metric evaluations of 10,000
-steps per seed), run through `benchmarks.runner` exactly as users run suites. Random does not
-learn, so its best evaluation is only the upper tail of noise: `floor` is the mean of every
-evaluation of every seed (the expected paper-metric score of the uniform policy) and
-`floor_final` the mean of the seeds' final-policy scores.
+Floors are the random agent's scores, measured with the runner (`benchmarks.floors`); this
+module is a leaf: numbers, the ceiling rules and the document's I/O, no training code.
 """
 
 from __future__ import annotations
@@ -27,13 +22,13 @@ import hashlib
 import json
 import math
 import statistics
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.suites import FLOOR_BUDGET, FLOOR_SEEDS, SUITES, Budget, EvalProtocol
+import rtrrl_data
+from benchmarks.storage import atomic_write_text
 from benchmarks.tasks import TASKS, Task
 
 NORMALIZATION_VERSION = 2
@@ -46,7 +41,7 @@ VERSION_FINGERPRINTS: dict[int, str] = {
 }
 """sha256 of every task's numbers (`fingerprint`) for each version: old entries are never edited."""
 
-PATH = Path(__file__).with_name("data") / "normalization.json"
+PATH = rtrrl_data.NORMALIZATION
 SUITE = "normalization"
 AGENT = "random"
 NUMBERS = ("floor", "floor_std", "floor_final", "floor_final_std", "floor_seeds", "ceiling")
@@ -190,129 +185,7 @@ def ceiling(task: Task) -> Ceiling:
     return CEILING_RULES[family](task)
 
 
-# ---- floors ------------------------------------------------------------------------------------
-
-
-class FloorError(ValueError):
-    """Floors cannot be computed from these results (missing, failed or differently configured runs)."""
-
-
-def _budget_overrides(budget: Budget) -> dict[str, dict[str, Any]]:
-    from benchmarks.config import to_jsonable
-
-    b = to_jsonable(budget)
-    return {"eval": b.pop("eval"), "budget": b}
-
-
-def floors_from_results(results_dir: Path, task_ids: Sequence[str] | None = None,
-                        seeds: Sequence[int] = FLOOR_SEEDS, budget: Budget = FLOOR_BUDGET) -> dict[str, dict[str, Any]]:
-    """Floors from the `normalization` suite's result files: every (task, seed) must be there,
-    finished, and made with the random agent's defaults, the task's registered settings and `budget`."""
-    import agents as agent_registry
-    from benchmarks.config import to_jsonable
-    from benchmarks.storage import read_result, result_path
-
-    task_ids = list(task_ids) if task_ids else sorted(TASKS)
-    want_budget = to_jsonable(budget)
-    want_agent = {"name": AGENT, "hyperparameters": to_jsonable(agent_registry.default_config(AGENT))}
-    # v2 files also record `"preset": null`; v1 files have no such key
-    problems: list[str] = []
-    out: dict[str, dict[str, Any]] = {}
-    for tid in task_ids:
-        evals: list[float] = []
-        finals: list[float] = []
-        for seed in seeds:
-            path = result_path(Path(results_dir), SUITE, tid, AGENT, seed)
-            try:
-                run = read_result(path) if path.exists() else None
-            except ValueError as e:
-                problems.append(f"{path}: {e}")
-                continue
-            if run is None:
-                problems.append(f"{tid} seed {seed}: no result file")
-            elif run.status not in ("completed", "early-stopped"):
-                problems.append(f"{tid} seed {seed}: {run.status} ({run.message})")
-            elif (run.config["budget"] != want_budget
-                  or {k: v for k, v in run.config["agent"].items() if k != "preset"} != want_agent
-                  or run.config["agent"].get("preset") is not None
-                  or run.config["task"] != TASKS[tid].to_config()):
-                problems.append(f"{tid} seed {seed}: made with other settings than the floor protocol")
-            elif not run.curve.eval_score or None in run.curve.eval_score or run.final_score is None:
-                problems.append(f"{tid} seed {seed}: non-finite scores")
-            else:
-                evals += run.curve.eval_score
-                finals.append(run.final_score)
-        if len(finals) == len(seeds):
-            out[tid] = {
-                "floor": statistics.fmean(evals),
-                "floor_std": statistics.stdev(evals) if len(evals) > 1 else 0.0,
-                "floor_final": statistics.fmean(finals),
-                "floor_final_std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
-                "floor_seeds": len(seeds),
-            }
-    if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise FloorError(f"cannot compute floors from {results_dir}: {'; '.join(problems[:3])}{more}")
-    return out
-
-
-def measure_floors(task_ids: Sequence[str] | None = None, *, seeds: Sequence[int] = FLOOR_SEEDS,
-                   budget: Budget = FLOOR_BUDGET, results_dir: Path | None = None, jobs: int = 1,
-                   command: str = "benchmarks.normalization.measure_floors", verbose: bool = False,
-                   ) -> dict[str, dict[str, Any]]:
-    """Measure floors with the runner, as `rtrrl-bench run --suite normalization` does: plan, run
-    each task's seeds as one vmapped block, write result files, then average them.
-
-    `results_dir` keeps the result files (runs already there with the same settings are reused);
-    by default they go to a temporary directory. Raises `FloorError` if any run failed.
-    """
-    from benchmarks.executors.local import LocalExecutor
-    from benchmarks.runner import make_plan
-    from benchmarks.storage import write_plan
-
-    task_ids = list(task_ids) if task_ids else sorted(TASKS)
-    with tempfile.TemporaryDirectory(prefix="rtrrl-floor-") as tmp:
-        out_dir = Path(results_dir) if results_dir is not None else Path(tmp)
-        plan = make_plan(out_dir, SUITE, task_ids, [AGENT], list(seeds), _budget_overrides(budget))
-        write_plan(out_dir, plan.suite, plan.runs, command)
-        if verbose:
-            from benchmarks.progress import GridProgress
-
-            reporter = GridProgress(plan)
-            reporter.print_plan(False)
-            with reporter:
-                LocalExecutor(jobs).execute(plan.units, out_dir, command, reporter)
-            reporter.summary()
-        else:
-            LocalExecutor(jobs).execute(plan.units, out_dir, command)
-        return floors_from_results(out_dir, task_ids, seeds, budget)
-
-
 # ---- the document ------------------------------------------------------------------------------
-
-
-def protocol(seeds: Sequence[int] = FLOOR_SEEDS, budget: Budget = FLOOR_BUDGET) -> dict[str, Any]:
-    """How the floors were obtained; `git_commit` ends in `-dirty` when the tree had uncommitted changes."""
-    from benchmarks import provenance
-
-    overrides = _budget_overrides(budget)
-    commit, dirty = provenance.git_state()
-    return {
-        "agent": AGENT,
-        "seeds": list(seeds),
-        "budget": overrides["budget"],
-        "eval": overrides["eval"],
-        "statistic": STATISTIC,
-        "git_commit": f"{commit}-dirty" if commit and dirty else commit,
-        "measured_utc": provenance.utc_now(),
-        "packages": provenance.package_versions(),
-    }
-
-
-def stored_protocol(doc: dict[str, Any]) -> tuple[tuple[int, ...], Budget]:
-    """(seeds, budget) of a constants document, to re-measure exactly as it was measured."""
-    p = doc["floor_protocol"]
-    return tuple(p["seeds"]), Budget(**p["budget"], eval=EvalProtocol(**p["eval"]))
 
 
 def constants(floors: dict[str, dict[str, Any]], floor_protocol: dict[str, Any],
@@ -346,16 +219,8 @@ def dumps(doc: dict[str, Any]) -> str:
 
 
 def write(doc: dict[str, Any], path: Path = PATH) -> None:
-    from benchmarks.storage import atomic_write_text
-
     atomic_write_text(Path(path), dumps(doc))
 
 
 def load(path: Path = PATH) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
-
-
-def suite_matches_protocol() -> bool:
-    """The `normalization` suite (for `rtrrl-bench run`) runs the floor protocol."""
-    s = SUITES[SUITE]
-    return s.budget == FLOOR_BUDGET and s.seeds == len(FLOOR_SEEDS) and FLOOR_SEEDS == tuple(range(s.seeds))

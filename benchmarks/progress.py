@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from benchmarks.runner import Plan, Unit
+from benchmarks.plan import Plan, Unit
 from benchmarks.schema import RunResult
 
 

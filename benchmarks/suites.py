@@ -1,55 +1,16 @@
-"""Suites (task lists with default agents and seeds) and their budgets.
+"""Suites: named task lists with the agents, seeds and budgets a command gets when it names none.
 
-A budget fixes everything the runner does around an agent: how many env steps at most,
-how often to evaluate ("epoch"), when to stop early, and how evaluation is done.
+What a budget means (steps, evaluations, the stop rule) is `benchmarks.protocol`'s; a suite
+only chooses the numbers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.protocol import PAPER_BUDGET, PAPER_PATIENCE, PROFILES, Budget, EvalProtocol
 from benchmarks.tasks import TASKS
-
-PAPER_MAX_ENV_STEPS = 50_000_000
-"""[T1]: "maximum environment steps 50 mil."."""
-PAPER_PATIENCE = 20
-"""[T1]: patience of 20 evaluations ("epochs") without strict improvement."""
-
-
-@dataclass(frozen=True)
-class EvalProtocol:
-    eval_steps: int = 10_000
-    """Paper metric (spec §5.4): steps of one env with stochastic actions and persistent
-    recurrent state; score = total reward / finished episodes. Used for early stopping."""
-    final_episodes: int = 10
-    """Final-policy score: mean return of this many complete episodes, one env each, from
-    keys that depend only on `eval_seed` and the run's seed (shared by every agent)."""
-    eval_seed: int = 20_250_101
-    """Root of the evaluation keys; never derived from an agent."""
-
-    def __post_init__(self) -> None:
-        if self.eval_steps < 1 or self.final_episodes < 1:
-            raise ValueError("eval_steps and final_episodes must be at least 1")
-
-
-@dataclass(frozen=True)
-class Budget:
-    max_env_steps: int = PAPER_MAX_ENV_STEPS
-    """Hard cap on training env steps per seed (rounded down to whole epochs)."""
-    eval_interval: int = 1_000_000
-    """Env steps between evaluations: one "epoch". 1M = the paper-era code (100 chunks of 10 000)."""
-    patience: int = PAPER_PATIENCE
-    """Stop a seed after this many evaluations without a strictly better best score."""
-    eval: EvalProtocol = field(default_factory=EvalProtocol)
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.max_env_steps < 2**31:  # step counters are int32 inside the jitted program
-            raise ValueError(f"max_env_steps must be in [1, 2^31) (got {self.max_env_steps})")
-        if not 1 <= self.eval_interval <= self.max_env_steps:
-            raise ValueError(f"eval_interval must be in [1, max_env_steps={self.max_env_steps}] (got {self.eval_interval})")
-        if self.patience < 1:
-            raise ValueError(f"patience must be at least 1 (got {self.patience})")
 
 
 @dataclass(frozen=True)
@@ -89,10 +50,6 @@ class Suite:
     def overrides(self) -> dict[str, dict[str, Any]]:
         return {agent: dict(fields) for agent, fields in self.agent_settings}
 
-
-PAPER_BUDGET = Budget()
-PROFILES = ("default", "paper")
-"""Budget profiles (`--profile`): the suite's own budgets, or the paper's 50M steps / patience 20 everywhere."""
 
 SUITES: dict[str, Suite] = {}
 

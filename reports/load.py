@@ -1,7 +1,7 @@
 """Load and validate result files against the exported JSON Schema; never crash on one bad file.
 
-Also reads the JSON the report compares against (`benchmarks/data/`: normalization constants,
-the paper's tables) as plain files: `reports/` never imports training code.
+Also reads the JSON the report compares against (the `rtrrl_data` package: normalization
+constants, the paper's tables) as plain files: `reports/` never imports training code.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from typing import Any
 
 import jsonschema
 
+import rtrrl_data
+
 SCHEMA_PATH = Path(__file__).with_name("run_result.schema.json")
-DATA_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
-"""Installed side by side with `reports/` (editable or not), so a path, not an import."""
+DATA_DIR = rtrrl_data.DATA_DIR
+"""The `rtrrl_data` package: its JSON ships as package data, so an installed wheel has it."""
 PLAN_FORMAT = "rtrrl-bench/plan/v1"
 
 

@@ -1,7 +1,7 @@
 """From validated result files to one tidy table of runs, normalized, with one failure policy.
 
 Normalized score = (score − floor) / (ceiling − floor): 0 is the random agent, 1 the ceiling
-(`benchmarks/data/normalization.json`, versioned; adding an agent never moves it).
+(`rtrrl_data/normalization.json`, versioned; adding an agent never moves it).
 
 FAILURE POLICY (one rule, applied in every statistic and stated in the report): a run that
 failed (exception) or diverged (non-finite numbers) counts as the task's random floor — raw

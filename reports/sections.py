@@ -81,4 +81,4 @@ def constants_line(constants: dict[str, Any] | None) -> str:
     p = constants.get("floor_protocol", {})
     return (f"Normalization constants version {constants['version']} (floor = `{p.get('agent', 'random')}` agent "
             f"measured with the runner, seeds {p.get('seeds')}; ceiling = analytic maximum or a documented "
-            f"reference; see `benchmarks/data/normalization.json`).")
+            f"reference; see `rtrrl_data/normalization.json`).")

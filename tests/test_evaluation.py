@@ -6,7 +6,7 @@ import pytest
 
 from agents import make_agent
 from benchmarks.envs import make_env
-from benchmarks.evaluation import episode_return, final_eval_keys, final_policy_score, paper_score
+from benchmarks.protocol import episode_return, final_eval_keys, final_policy_score, paper_score
 from benchmarks.tasks import TASKS
 
 

@@ -8,7 +8,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-from benchmarks.runner import make_plan, run_unit
+from benchmarks.plan import make_plan
+from benchmarks.program import run_unit
 
 
 def _best(tmp_path, agent, task, max_steps, interval, seeds=(0,), suite="gymnax-paper", **agent_overrides):

@@ -11,9 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmarks import floors
 from benchmarks import normalization as norm
 from benchmarks.envs import make_env
-from benchmarks.evaluation import paper_score
+from benchmarks.protocol import paper_score
 from benchmarks.suites import FLOOR_BUDGET, FLOOR_SEEDS
 from benchmarks.tasks import TASKS
 
@@ -61,8 +62,8 @@ def test_the_file_is_deterministic_json_regenerated_from_its_floors():
 
 def test_the_stored_protocol_is_the_floor_protocol():
     assert DOC["floor_protocol"]["agent"] == "random"
-    assert norm.stored_protocol(DOC) == (FLOOR_SEEDS, FLOOR_BUDGET)
-    assert norm.suite_matches_protocol()  # `rtrrl-bench run --suite normalization` measures the same
+    assert floors.stored_protocol(DOC) == (FLOOR_SEEDS, FLOOR_BUDGET)
+    assert floors.suite_matches_protocol()  # `rtrrl-bench run --suite normalization` measures the same
     assert FLOOR_BUDGET.max_env_steps // FLOOR_BUDGET.eval_interval < FLOOR_BUDGET.patience  # never stops early
 
 
@@ -78,8 +79,8 @@ def test_every_ceiling_rule_is_used_and_references_match_the_paper():
 
 
 def test_remeasuring_a_floor_with_the_stored_protocol_reproduces_it_exactly(tmp_path):
-    seeds, budget = norm.stored_protocol(DOC)
-    floors = norm.measure_floors(["DeepSea-4"], seeds=seeds, budget=budget, results_dir=tmp_path)
+    seeds, budget = floors.stored_protocol(DOC)
+    floors = floors.measure_floors(["DeepSea-4"], seeds=seeds, budget=budget, results_dir=tmp_path)
     assert floors["DeepSea-4"] == {k: DOC["tasks"]["DeepSea-4"][k] for k in STATS}
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from agents.normalize import init_stats, normalize, update_stats
 from agents.rtrrl import RTRRLAgent, RTRRLConfig
 from benchmarks.envs import make_env
-from benchmarks.evaluation import paper_score
+from benchmarks.protocol import paper_score
 from benchmarks.tasks import TASKS
 
 

@@ -153,8 +153,8 @@ def test_vmapped_seed_block_does_not_hang():
     NPROC=1, in a subprocess under a timeout."""
     code = textwrap.dedent("""
         import jax
-        from benchmarks.runner import make_block_program
-        from benchmarks.suites import Budget, EvalProtocol
+        from benchmarks.program import make_block_program
+        from benchmarks.protocol import Budget, EvalProtocol
         from benchmarks.envs import make_env
         from benchmarks.tasks import TASKS
         import agents

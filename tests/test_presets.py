@@ -7,7 +7,7 @@ import pytest
 import agents as agent_registry
 from agents.presets import NOT_PRESET, PRESETS
 from benchmarks.config import ConfigError, config_hash
-from benchmarks.runner import make_plan
+from benchmarks.plan import make_plan
 
 PAPER_PRESETS = [(a, p) for a, ps in PRESETS.items() for p in ps]
 

@@ -1,9 +1,10 @@
-"""The progress display as the executors' listener (`benchmarks.runner.RunListener`)."""
+"""The progress display as the executors' listener (`benchmarks.executors.base.RunListener`)."""
 
 from pathlib import Path
 
 from benchmarks.progress import GridProgress
-from benchmarks.runner import Plan, failure_results, make_plan
+from benchmarks.executors.base import failure_results
+from benchmarks.plan import Plan, make_plan
 
 
 def test_progress_restarts_put_lost_work_back_in_the_total():

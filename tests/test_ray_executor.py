@@ -18,7 +18,7 @@ ray = pytest.importorskip("ray")  # `nox -s ray` installs the extra; `.ci/run` r
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from benchmarks.executors.ray_executor import RayExecutor  # noqa: E402
-from benchmarks.runner import make_plan  # noqa: E402
+from benchmarks.plan import make_plan  # noqa: E402
 from reports.load import load_results  # noqa: E402
 
 pytestmark = pytest.mark.ray

@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from benchmarks.runner import make_plan, run_unit, write_unit_results
+from benchmarks.executors.base import write_unit_results
+from benchmarks.plan import make_plan
+from benchmarks.program import run_unit
 from benchmarks.schema import RunResult, json_schema_text
 from benchmarks.storage import atomic_write_text, read_result, resume_state
 from reports.load import SCHEMA_PATH, load_results, validate

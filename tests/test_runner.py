@@ -3,7 +3,8 @@
 
 import pytest
 
-from benchmarks.runner import make_plan, run_unit
+from benchmarks.plan import make_plan
+from benchmarks.program import run_unit
 
 SMALL = {"budget": {"max_env_steps": 40_000, "eval_interval": 2_000, "patience": 2},
          "eval": {"eval_steps": 300, "final_episodes": 2}}
@@ -18,7 +19,7 @@ def _run(tmp_path, seeds, block_size=None, task="CartPole-v1", agent="random", o
 
 
 def _expected_stop(scores, patience):
-    """Independent re-implementation of spec §5.5: index of the evaluation that stops the run."""
+    """Independent re-implementation of early stopping [algorithm.md P6]: index of the evaluation that stops the run."""
     best, bad = float("-inf"), 0
     for i, s in enumerate(scores):
         if s > best:

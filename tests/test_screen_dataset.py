@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.runner import make_plan
+from benchmarks.plan import make_plan
 from reports import stats
 from reports.load import load_reference, load_results
 from reports.scores import run_table, score_matrices

@@ -1,5 +1,5 @@
 """Executors: where a plan's units compute. Every executor takes the same units and gives the
-same result files; the calling process alone writes `results/` (see `benchmarks.runner.Executor`).
+same result files; the calling process alone writes `results/` (see `benchmarks.executors.base.Executor`).
 
 - `local` (default): this process or worker processes on this machine (`local.py`).
 - `ray`: tasks on a Ray cluster, many machines (`ray_executor.py`; `pip install -e .[ray]`).

@@ -20,8 +20,10 @@ from typing import Any, Callable, Sequence
 import jax
 
 from benchmarks import provenance
-from benchmarks.runner import (RunListener, Unit, compile_cache_dir, enable_compile_cache, failure_results,
-                               import_plugins, run_unit, write_unit_results)
+from benchmarks import compile_cache
+from benchmarks.executors.base import RunListener, failure_results, write_unit_results
+from benchmarks.plan import Unit, import_plugins
+from benchmarks.program import run_unit
 from benchmarks.schema import RunResult
 
 WORKER_DIED = "worker process died (killed or out of memory)"
@@ -65,7 +67,7 @@ def _worker_init(queue: Any, plugins: tuple[str, ...], cache_dir: str | None) ->
     global _progress_queue
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops workers
     _progress_queue = queue
-    enable_compile_cache(cache_dir)
+    compile_cache.enable(cache_dir)
     import_plugins(plugins)
 
 
@@ -85,7 +87,7 @@ def _execute_in_workers(units: list[Unit], jobs: int, command: str, listener: Ru
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(queue, plugins, compile_cache_dir()))
+                                   initargs=(queue, plugins, compile_cache.directory()))
 
     todo = list(enumerate(units))
     suspects: set[int] = set()  # units in flight when a worker died: rerun alone

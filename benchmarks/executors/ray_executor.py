@@ -26,10 +26,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Sequence
 
+from benchmarks import compile_cache as xla_cache
 from benchmarks import provenance
 from benchmarks.config import ConfigError
-from benchmarks.runner import (RunListener, Unit, enable_compile_cache, failure_results, import_plugins, run_unit,
-                               write_unit_results)
+from benchmarks.executors.base import RunListener, failure_results, write_unit_results
+from benchmarks.plan import Unit, import_plugins
+from benchmarks.program import run_unit
 from benchmarks.schema import RunResult
 
 DEFAULT_GPU_FRACTION = 0.25
@@ -64,7 +66,7 @@ class _ProgressSink:
 def _unit_task(index: int, unit: Unit, command: str, plugins: tuple[str, ...], compile_cache: str | None,
                sink: Any) -> list[RunResult]:
     """The body of one Ray task: set up this worker process (idempotent), run the unit."""
-    enable_compile_cache(os.path.expanduser(compile_cache) if compile_cache else None)
+    xla_cache.enable(os.path.expanduser(compile_cache) if compile_cache else None)
     import_plugins(plugins)
     import ray
 

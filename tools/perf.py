@@ -1,6 +1,6 @@
 """Speed benchmark: agent training steps/s as a ratio to the raw env rate, measured in one process.
 
-    python -m benchmarks.perf [--task TASK] [--steps 200000] [--agent random ...]
+    python tools/perf.py [--task TASK] [--steps 200000] [--agent random ...]
 
 Raw env = gymnax's own auto-resetting `step` with uniform random actions in one jitted
 `lax.scan`, no wrappers, at the same batch as the agent. Agents run through `Agent.train` with
