@@ -1,7 +1,7 @@
-"""CT-RNN cell (spec §2.1) with its two online gradient traces: RFLO (§2.2) and exact RTRL (§2.3).
+"""CT-RNN cell with its two online gradient traces, RFLO and exact RTRL [algorithm.md A4, A5, A6].
 
 One forward-Euler step per env step: h_t = h_{t-1} + dt * (tanh((M * W) xi_t) - h_{t-1}) / tau with
-xi_t = [x_t; h_{t-1}; 1] and an optional fixed 0/1 wiring mask M (§2.5; None = fully connected).
+xi_t = [x_t; h_{t-1}; 1] and an optional fixed 0/1 wiring mask M ([algorithm.md A8]; None = fully connected).
 A trace J approximates dh_t/dtheta; `readout` turns a signal g on h_t into a parameter gradient.
 Everything here is for one environment; callers vmap.
 """
@@ -133,12 +133,12 @@ def rtrl_readout(trace: RTRLTrace, g: jax.Array, reference_compat: bool = False)
     """Contract the state axis: G_W[r, c] = sum_i g_i J[i, r, c].
 
     `reference_compat` reproduces the authors' code, which contracts the wrong axis for W
-    (spec §2.3, pitfall 2): G_W[r, c] = sum_k g_k J[r, k, c].
+    [algorithm.md K2]: G_W[r, c] = sum_k g_k J[r, k, c].
     """
     G_W = jnp.einsum("k,rkc->rc", g, trace.W) if reference_compat else jnp.einsum("i,irc->rc", g, trace.W)
     return CTRNNParams(G_W, g @ trace.tau)
 
 
 def clamp_tau(params: CTRNNParams) -> CTRNNParams:
-    """tau >= 1 after every update (spec §2.1)."""
+    """tau >= 1 after every update [algorithm.md A4]."""
     return params._replace(tau=jnp.maximum(params.tau, 1.0))

@@ -1,8 +1,8 @@
-"""Action distributions on a linear actor's output (spec §3.2), shared by online and PPO agents.
+"""Action distributions on a linear actor's output [algorithm.md A9], shared by online and PPO agents.
 
 The head's type is static (categorical vs Gaussian) and carries the task's action bounds, so
 a policy needs nothing but its params to act. Log-probabilities are always taken at a fixed
-(stop-gradiented) action: the score function, never a reparameterised sample (spec pitfall 1).
+(stop-gradiented) action: the score function, never a reparameterised sample [algorithm.md K1].
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class GaussianHead:
 
     def log_prob_reparameterised(self, out: jax.Array, action: jax.Array, average_dims: bool = False) -> jax.Array:
         """The reference's (wrong) score: log pi of mean(out) + sigma(out) * eps at the sample's eps.
-        Its gradient w.r.t. the mean is exactly zero (spec §3.4); kept only as a compat switch."""
+        Its gradient w.r.t. the mean is exactly zero [algorithm.md K1]; kept only as a compat switch."""
         mean, sigma = self._params(out)
         eps = jax.lax.stop_gradient((action - mean) / sigma)
         lp = distrax.Normal(mean, sigma).log_prob(mean + sigma * eps)
@@ -122,7 +122,7 @@ def no_action(head: Head, batch: tuple[int, ...] = ()) -> jax.Array:
 
 
 def meta_rl_input(obs: jax.Array, prev_encoded: jax.Array, reward: jax.Array, reset: jax.Array) -> jax.Array:
-    """[obs, encoded previous action, previous reward] (spec §1.1), the two slots zeroed where
+    """[obs, encoded previous action, previous reward] [algorithm.md A2], the two slots zeroed where
     `reset` (the observation starts an episode). Works on any leading batch shape."""
     keep = 1.0 - reset.astype(jnp.float32)
     return jnp.concatenate([obs, keep[..., None] * prev_encoded, (keep * reward)[..., None]], axis=-1)

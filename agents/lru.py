@@ -1,5 +1,5 @@
 """Linear Recurrent Unit (Orvieto et al. 2023) with exact online gradients (Zucchet et al. 2023),
-spec §2.4. The recurrence is diagonal, so forward-mode traces of the same size as the
+[algorithm.md A7]. The recurrence is diagonal, so forward-mode traces of the same size as the
 parameters give the exact gradient of the current output: no BPTT, no approximation.
 
 h_t = Lambda * h_{t-1} + gamma * (B x_t)  (complex, N),  y_t = Re(C h_t)  (real, N)
@@ -76,7 +76,7 @@ def trace_update(p: LRUParams, trace: LRUTrace, h_prev: jax.Array, x: jax.Array,
                  reference_compat: bool = False) -> LRUTrace:
     """Exact forward-mode traces: the immediate B term is gamma x^T.
 
-    `reference_compat` reproduces the authors' code, which used gamma_log there (spec pitfall 3):
+    `reference_compat` reproduces the authors' code, which used gamma_log there [algorithm.md K3]:
     gamma_log < 0, so the B gradient gets the wrong sign and size.
     """
     lam = _lambda(p)

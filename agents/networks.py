@@ -82,7 +82,7 @@ class RecurrentCore(nn.Module):
 
     GRU (flax/PyTorch form): r, z = sigmoid(.), n = tanh(W_n x + b_n + r * (U_n h + c_n)),
     h' = (1 - z) n + z h. LSTM: i, f, g, o gates, c' = f c + i g, h' = o tanh(c').
-    CT-RNN (spec §8): h' = h + (tanh(W x + U h + b) - h) / tau, tau trainable, initialised to 1.
+    CT-RNN [algorithm.md B1]: h' = h + (tanh(W x + U h + b) - h) / tau, tau trainable, initialised to 1.
     """
 
     cell: str
@@ -132,7 +132,7 @@ class RecurrentActorCritic(nn.Module):
     hidden_size: int = 128
     embed_size: int = 128
     head_size: int = 128
-    head_gain: float = 2.0  # hidden layer of each head (spec §8: gains 2 and 0.01 / 2 and 1.0)
+    head_gain: float = 2.0  # hidden layer of each head ([algorithm.md B1]: gains 2 and 0.01 / 2 and 1.0)
     unroll: int = 1  # time-scan unroll of the core (speed only)
 
     @nn.compact

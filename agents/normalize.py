@@ -1,4 +1,4 @@
-"""Running mean/variance of inputs (spec §1.3), merged batch by batch (parallel Welford).
+"""Running mean/variance of inputs [algorithm.md A3], merged batch by batch (parallel Welford).
 
 Statistics are part of the learner's state and of its policy params, so training and
 evaluation apply the same transform; evaluation never updates them.

@@ -67,7 +67,7 @@ class PPOConfig:
     """At a time-limit truncation bootstrap from V(final observation) (one extra forward per step);
     False = purejaxrl: a truncation ends the return like a termination."""
     meta_rl: bool = False
-    """Input [obs, previous action, previous reward] exactly as RTRRL's (spec §1.1; slots zero at an
+    """Input [obs, previous action, previous reward] exactly as RTRRL's ([algorithm.md A2]; slots zero at an
     episode start), for like-for-like comparisons; False = purejaxrl (observation only)."""
     cell: str = "none"
     """'none' (MLP actor-critic), or the recurrent core: 'gru', 'lstm', 'ctrnn'."""
@@ -119,7 +119,7 @@ class PPOLSTMConfig(PPOGRUConfig):
 
 @dataclass(frozen=True)
 class PPOCTRNNConfig(PPOConfig):
-    """The paper's "PPO CTRNN" baseline (spec §8, §11.7): the authors' settings, not tuned ones."""
+    """The paper's "PPO CTRNN" baseline [algorithm.md B1]: the authors' settings, not tuned ones."""
 
     cell: str = "ctrnn"
     """CT-RNN core, tau initialised to 1."""
@@ -132,13 +132,13 @@ class PPOCTRNNConfig(PPOConfig):
     num_steps: int = 32
     """Rollout segment of 32 steps."""
     gae_lambda: float = 0.9
-    """Spec §8."""
+    """GAE lambda of the authors' baseline [algorithm.md B1]."""
     ent_coef: float = 0.001
-    """Spec §8."""
+    """Entropy coefficient of the authors' baseline [algorithm.md B1]."""
     max_grad_norm: float = 1.0
-    """Spec §8."""
+    """Global-norm gradient clip of the authors' baseline [algorithm.md B1]."""
     lr: float = 1e-5
-    """Spec §8: the authors' tiny step size (their PPO column is probably under-tuned; use
+    """[algorithm.md B1]: the authors' tiny step size (their PPO column is probably under-tuned; use
     `--set ppo-ctrnn.lr=2.5e-4` for purejaxrl's)."""
 
 

@@ -2,7 +2,7 @@
 whose recurrent core learns from a forward-mode trace (RFLO or exact RTRL) and, for RFLO,
 feedback alignment. `linear-td` is the same learner with no RNN (linear in the Meta-RL input).
 
-One iteration = one env step of `num_envs` environments, in the order of spec §4.4:
+One iteration = one env step of `num_envs` environments, in the order of [algorithm.md A15]:
 step the env with the pending action, reset what ended, build the Meta-RL input, advance the
 core and its trace, sample the next action, compute the TD error with the value stored one
 step earlier, update with the *old* traces (+ entropy gradients), then clear traces where an
@@ -27,35 +27,36 @@ from agents.heads import CategoricalHead, GaussianHead, Head, make_head, meta_rl
 @dataclass(frozen=True)
 class RTRRLConfig:
     hidden_size: int = 32
-    """CT-RNN neurons ([T1]: 32)."""
+    """CT-RNN neurons ([algorithm.md T1]: 32)."""
     rnn: str = "ctrnn"
-    """Recurrent core: 'ctrnn', 'lru' (online LRU, spec §2.4), or 'none' for Linear TD(lambda)
+    """Recurrent core: 'ctrnn', 'lru' (online LRU, [algorithm.md A7]), or 'none' for Linear TD(lambda)
     (readouts on the Meta-RL input)."""
     gradient_mode: str = "rflo"
-    """'rflo' (approximate, spec §2.2) or 'rtrl' (exact, §2.3)."""
+    """'rflo' (approximate, [algorithm.md A5]) or 'rtrl' (exact, [algorithm.md A6])."""
     f_align: bool = True
-    """Send the RNN its learning signal through fixed random matrices B_A, B_C (spec §3.3)
-    instead of the readouts K_A, K_C. The paper's RFLO column uses it; [ALG2]'s RTRL branch does not."""
+    """Send the RNN its learning signal through fixed random matrices B_A, B_C [algorithm.md A10]
+    instead of the readouts K_A, K_C. The paper's RFLO column uses it; the RTRL branch of its
+    Algorithm 2 does not [algorithm.md A16]."""
     meta_rl: bool = True
-    """Input = [obs, previous action, previous reward] (spec §1.1); False: obs only (ablation)."""
+    """Input = [obs, previous action, previous reward] [algorithm.md A2]; False: obs only (ablation)."""
     train_rnn: bool = True
     """False freezes the RNN at its initialisation: only the readouts learn (ablation)."""
     gamma: float = 0.99
-    """Discount ([T1])."""
+    """Discount ([algorithm.md T1])."""
     lambda_actor: float = 0.99
-    """Actor trace decay lambda_A ([T1]); traces decay by gamma * lambda."""
+    """Actor trace decay lambda_A ([algorithm.md T1]); traces decay by gamma * lambda."""
     lambda_critic: float = 0.99
-    """Critic trace decay lambda_C ([T1])."""
+    """Critic trace decay lambda_C ([algorithm.md T1])."""
     lambda_rnn: float = 0.99
-    """RNN trace decay lambda_R ([T1])."""
+    """RNN trace decay lambda_R ([algorithm.md T1])."""
     lr_td: float = 1e-3
-    """Adam step size of actor and critic ([T1]: 1e-3; the paper-era code had 1e-5); the critic's
+    """Adam step size of actor and critic ([algorithm.md T1]: 1e-3; the paper-era code had 1e-5); the critic's
     by default, the actor has its own (`lr_actor`)."""
     lr_rnn: float = 1e-4
-    """Adam step size of the RNN. [T1]: 1e-3, at which Adam's steps of ~lr per weight per step
+    """Adam step size of the RNN. [algorithm.md T1]: 1e-3, at which Adam's steps of ~lr per weight per step
     saturate the CT-RNN; 1e-4 from the screen (README: RTRRL's default, docs/rtrrl_default.md)."""
     lr_actor: float | None = 3e-4
-    """Step size of K_A alone; None = `lr_td` ([T1] lists alpha_A and alpha_C, both 1e-3; the
+    """Step size of K_A alone; None = `lr_td` ([algorithm.md T1] lists alpha_A and alpha_C, both 1e-3; the
     reference has one rate for both). Same Adam, per-group step size. 3e-4 from the screen: the
     actor slower than the critic, so the policy does not lock onto actions before the critic
     has learned what they are worth."""
@@ -83,76 +84,76 @@ class RTRRLConfig:
     about lr per weight, however small the direction; a larger epsilon lets small directions
     take small steps."""
     gradient_clip: float | None = None
-    """Global-norm clip of each group's update direction before Adam. [T1] lists 1.0, both code
+    """Global-norm clip of each group's update direction before Adam. [algorithm.md T1] lists 1.0, both code
     snapshots (which produced the tables) have none. Measured here: 1.0 clips exactly the large
     terminal TD errors and Linear TD(lambda) on CartPole-vel collapses to ~9 (none: ~400 at 300k steps)."""
     trace_mode: str = "accumulate"
-    """Eligibility traces: 'accumulate' (all groups, spec §4.1) or 'dutch' (the reference's critic-only
-    dutch trace and correction, §4.6: non-standard, unsound under Adam; kept for reproduction)."""
+    """Eligibility traces: 'accumulate' (all groups, [algorithm.md A13]) or 'dutch' (the reference's critic-only
+    dutch trace and correction, [algorithm.md A14]: non-standard, unsound under Adam; kept for reproduction)."""
     eta_pi: float = 1.0
-    """Scale of the actor term in the TD objective ([T1] eta_A = 1)."""
+    """Scale of the actor term in the TD objective ([algorithm.md T1] eta_A = 1)."""
     eta_f: float = 1.0
     """Scale of the RNN's TD update (0: the RNN learns from entropy only)."""
     entropy_rate: float = 1e-2
-    """Entropy bonus, added to the update directly, not traced ([T1]: 1e-5). 1e-2 from the screen:
+    """Entropy bonus, added to the update directly, not traced ([algorithm.md T1]: 1e-5). 1e-2 from the screen:
     it keeps the policy near uniform where TD errors are tiny (popgym's many-action games, where
-    [T1]'s setting collapses below the random agent). More trades memory for exploration: 3e-2
+    Table 1's setting collapses below the random agent). More trades memory for exploration: 3e-2
     lifts ConcentrationEasy from just below the random floor to just above it but drops
     MemoryChain-32 from 0.87 to 0.13 (docs/rtrrl_default.md)."""
     eta: float | None = 0.0
     """Average-reward rate. 0 (code default, paper runs): plain discounted TD. None: episodic
-    I = gamma^k weighting of new gradients. > 0: learn an average-reward baseline (spec §1.4)."""
+    I = gamma^k weighting of new gradients. > 0: learn an average-reward baseline [algorithm.md A13, K5]."""
     dt: float = 1.0
     """Euler step of the CT-RNN (the reference hard-wires 1)."""
     wiring: str = "fully_connected"
-    """Fixed CT-RNN connectivity (spec §2.5): 'fully_connected' (paper), 'fully_connected_no_self',
+    """Fixed CT-RNN connectivity [algorithm.md A8]: 'fully_connected' (paper), 'fully_connected_no_self',
     'random' (Bernoulli 0.5) or 'ncp' (inter-neurons get the inputs, sparsity 0.3)."""
     wiring_reference_traces: bool = False
-    """Compat (spec §11.4): the reference's RFLO/RTRL traces ignore the wiring mask (the forward
+    """Compat [algorithm.md K10]: the reference's RFLO/RTRL traces ignore the wiring mask (the forward
     pass still applies it). Default: absent connections get no trace."""
     num_envs: int = 1
-    """Environments per step, sharing parameters; updates are averaged ([T1]: batch size 1)."""
+    """Environments per step, sharing parameters; updates are averaged ([algorithm.md T1]: batch size 1)."""
     sigma_mode: str = "paper"
     """Gaussian scale: 'paper' = 0.001 + 1.999 sigmoid (paper-era code), 'softplus' = later code."""
     average_logprob_over_dims: bool = False
     """Reference quirk: average log-prob and entropy over action dims instead of summing."""
     rtrl_reference_compat: bool = False
-    """Reproduce the reference's wrong-axis RTRL weight gradient (spec pitfall 2)."""
+    """Reproduce the reference's wrong-axis RTRL weight gradient [algorithm.md K2]."""
     lru_reference_b_trace: bool = False
-    """Compat (spec pitfall 3): the reference's LRU B trace used log(gamma) x^T as its immediate term."""
+    """Compat [algorithm.md K3]: the reference's LRU B trace used log(gamma) x^T as its immediate term."""
     normalize_obs: bool = True
-    """Normalise observations with running statistics, the same transform in evaluation ([T1]:
+    """Normalise observations with running statistics, the same transform in evaluation ([algorithm.md T1]:
     False). On from the screen: CartPole-pos, whose angle is a few hundredths, goes from a median
     best of ~120 to 500 within 500k steps."""
     normalize_reward: bool = True
     """Normalise the reward *input feature* (never the TD target), in training and evaluation alike
-    (the paper-era code had none; the later code applied it in evaluation only, spec pitfall 4).
+    (the paper-era code had none; the later code applied it in evaluation only, [algorithm.md K4]).
     On from the screen, with `normalize_obs`."""
     normalize_eval_only: bool = False
-    """Compat (spec pitfall 4): with normalisation on, training sees raw inputs (statistics still
+    """Compat [algorithm.md K4]: with normalisation on, training sees raw inputs (statistics still
     update) and only evaluation normalises, as the later reference code did."""
     var_scaling: bool = False
-    """Continuous actions: scale the TD objective and entropy by s = min(mean sigma, 1) (spec §3.4;
+    """Continuous actions: scale the TD objective and entropy by s = min(mean sigma, 1) ([algorithm.md A11];
     not in the paper, on in the later code). Off by default; s is stop-gradiented."""
     var_scaling_live_gradient: bool = False
-    """Compat (spec pitfall 7): let the gradient flow through s, as the reference did."""
+    """Compat [algorithm.md K7]: let the gradient flow through s, as the reference did."""
     reference_prev_action_at_reset: bool = False
-    """Compat (spec §11.1): at an episode start the reference fed the one-hot of action 0 in the
+    """Compat [algorithm.md K16]: at an episode start the reference fed the one-hot of action 0 in the
     previous-action slot (discrete actions) instead of a zero vector."""
     reference_shared_action_key: bool = False
-    """Compat (spec §11.2): one sampling key per step shared by all `num_envs` envs (identical noise)."""
+    """Compat [algorithm.md K17]: one sampling key per step shared by all `num_envs` envs (identical noise)."""
     reference_unclipped_eval: bool = False
-    """Compat (spec §11.3): evaluation feeds the unclipped sample back as the previous action (the
+    """Compat [algorithm.md K18]: evaluation feeds the unclipped sample back as the previous action (the
     env wrapper still clips what it executes). Default: evaluation acts exactly as training."""
     reference_lambda_rnn_zero: bool = False
-    """Compat (spec §11.6): with lambda_rnn = 0 the reference sets z_R to the bare gradient, without
+    """Compat [algorithm.md K19]: with lambda_rnn = 0 the reference sets z_R to the bare gradient, without
     the episodic factor I (matters only when `eta` is None)."""
     reference_continuous_actor_gradient: bool = False
-    """Compat (spec §3.4, pitfall 1): differentiate log pi through a reparameterised sample, as the
+    """Compat [algorithm.md K1]: differentiate log pi through a reparameterised sample, as the
     reference did; the actor's mean then never learns. Default: the score at the fixed sample."""
     bootstrap_truncation: bool = True
     """At a time-limit truncation, bootstrap the TD target from V of the state the final
-    observation leads to (one extra core forward per step). False = the reference (spec pitfall 6):
+    observation leads to (one extra core forward per step). False = the reference [algorithm.md K6]:
     a truncation ends bootstrapping exactly like a termination."""
     eval_reset_on_done: bool = True
     """At an episode boundary during evaluation, reset the RNN state and zero the action/reward
@@ -199,13 +200,13 @@ class Table1Config(RTRRLConfig):
     Table 1 values (docs/rtrrl_default.md): measure before moving them."""
 
     lr_rnn: float = 1e-3
-    """[T1]."""
+    """The paper's Table 1 [algorithm.md T1]."""
     lr_actor: float | None = None
-    """None = `lr_td` = 1e-3 ([T1])."""
+    """None = `lr_td` = 1e-3 ([algorithm.md T1])."""
     entropy_rate: float = 1e-5
-    """[T1]."""
+    """The paper's Table 1 [algorithm.md T1]."""
     normalize_obs: bool = False
-    """[T1]."""
+    """The paper's Table 1 [algorithm.md T1]."""
     normalize_reward: bool = False
     """Off, as the paper-era code."""
 
@@ -215,7 +216,7 @@ class RTRLConfig(Table1Config):
     gradient_mode: str = "rtrl"
     """Exact RTRL (the paper's "RTRL CTRNN" column)."""
     f_align: bool = False
-    """[ALG2]: the RTRL branch back-propagates exactly through the readouts."""
+    """The paper's Algorithm 2: the RTRL branch back-propagates exactly through the readouts [algorithm.md A16]."""
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,7 @@ class RTRRLAgent:
     # ---- pieces -------------------------------------------------------------------------------
     def _input(self, head: Head, obs: jax.Array, prev_encoded: jax.Array, reward: jax.Array,
                done: jax.Array) -> jax.Array:
-        """Meta-RL input (spec §1.1) from the encoded previous action; both slots are zero at an
+        """Meta-RL input [algorithm.md A2] from the encoded previous action; both slots are zero at an
         episode's first step (compat: the reference's one-hot of action 0 in the action slot)."""
         if not self.config.meta_rl:
             return obs
@@ -464,7 +465,7 @@ class RTRRLAgent:
         return Readouts(actor, critic, critic)
 
     def _trace_step(self, z: Params, g: Params, done: jax.Array, weight: jax.Array) -> Params:
-        """Clear where an episode ended, decay by gamma * lambda, add the new gradient (spec §4.1, 4.6)."""
+        """Clear where an episode ended, decay by gamma * lambda, add the new gradient [algorithm.md A13, A14]."""
         cfg = self.config
         z = jax.tree_util.tree_map(lambda t: jnp.where(done, 0.0, t), z)
 
@@ -489,7 +490,7 @@ class RTRRLAgent:
 
     def learning_signals(self, params: Params, feedback: Readouts, head: Head, h: jax.Array, state: jax.Array,
                          trace: Any, action: jax.Array) -> tuple[Params, Params]:
-        """(TD-objective gradient g_t, entropy gradient) for one env at core output h (spec §3.4–3.5).
+        """(TD-objective gradient g_t, entropy gradient) for one env at core output h [algorithm.md A11, A12].
 
         L_TD = eta_pi log pi(a|h) + V(h) at the fixed sampled action; readout gradients are
         exact, the RNN gets B (feedback alignment) or K times the output cotangents.
@@ -609,7 +610,7 @@ class RTRRLAgent:
             delta = ts.reward / reward_scale + cfg.gamma * bootstrap - s.r_bar - c.v_stored
             # update direction from the old traces (+ entropy, not traced)
             critic_dir = lambda z: delta * z  # noqa: E731
-            if cfg.trace_mode == "dutch":  # the reference's correction (spec §4.6)
+            if cfg.trace_mode == "dutch":  # the reference's correction [algorithm.md A14]
                 alpha, diff = self._td_learning_rates().critic, value - c.v_stored
                 critic_dir = lambda z: delta * z + alpha * diff * (z - delta * z)  # noqa: E731
             direction = Params(

@@ -1,7 +1,7 @@
 """Functional environments for the runner and the agents: gymnax, our popgym ports or brax
 underneath, our wrappers on top.
 
-Wrapper order (spec §5.1): base env -> episode-length limit -> flatten (popgym: one-hot
+Wrapper order [algorithm.md P1]: base env -> episode-length limit -> flatten (popgym: one-hot
 encoding) -> observation mask -> auto-reset; batching is `jax.vmap` of `reset`/`step`. Every
 wrapper is a pure function, and termination and truncation stay distinct unless a task asks
 for the reference's behaviour (`truncation_is_termination`).
@@ -78,7 +78,7 @@ def flatten_obs(obs: jax.Array) -> jax.Array:
 
 
 def resolve_obs_mask(mask: str | tuple[int, ...] | None, dim: int) -> tuple[int, ...] | None:
-    """Kept indices of a length-`dim` observation for a mask preset or list (spec §1.2)."""
+    """Kept indices of a length-`dim` observation for a mask preset or list [algorithm.md P2]."""
     if mask is None:
         return None
     if mask == "even":
@@ -193,7 +193,7 @@ def _gymnax_env(task: Task) -> Environment:
     if unknown:
         raise ValueError(f"task {task.id}: {task.env_id} has no env params {sorted(unknown)}")
     length = task.max_episode_length or int(params.max_steps_in_episode)
-    # gymnax's own limit is overwritten too (spec pitfall 15): envs read it for time features.
+    # gymnax's own limit is overwritten too [algorithm.md K15]: envs read it for time features.
     overrides["max_steps_in_episode"] = type(params.max_steps_in_episode)(length)
     params = params.replace(**overrides)
 

@@ -21,7 +21,7 @@ from agents.base import Agent
 from benchmarks.envs import Environment
 
 PAPER_MAX_ENV_STEPS = 50_000_000
-"""The paper's Table 1: at most 50 million environment steps per run."""
+"""The paper's Table 1 [algorithm.md T1]: at most 50 million environment steps per run."""
 PAPER_PATIENCE = 20
 """The paper's Table 1: stop after 20 evaluations ("epochs") without a strict improvement."""
 
@@ -101,7 +101,7 @@ def initial_stop_state() -> StopState:
 
 def next_stop_state(stop: StopState, score: jax.Array, finite: jax.Array, steps_per_epoch: int,
                     patience: int) -> StopState:
-    """The stop rule after one epoch of an active seed: a strictly better finite score resets the
+    """The stop rule after one epoch of an active seed [algorithm.md P6]: a strictly better finite score resets the
     patience count; `patience` evaluations without one end the seed; a non-finite agent state or
     score ends it as diverged (its last finite state is what the final score then uses)."""
     improved = jnp.logical_and(finite, score > stop.best)
@@ -122,7 +122,7 @@ def next_stop_state(stop: StopState, score: jax.Array, finite: jax.Array, steps_
 
 
 def paper_score(agent: Agent, env: Environment, params, key: jax.Array, num_steps: int) -> jax.Array:
-    """The metric behind the paper's Tables 2 and 3, as the authors' code computed it.
+    """The metric behind the paper's Tables 2 and 3, as the authors' code computed it [algorithm.md P5, S1].
 
     One env, `num_steps` consecutive steps with auto-reset, recurrent state kept across
     episodes; score = total reward (unfinished last episode included) / max(#finished, 1).

@@ -29,7 +29,7 @@ class Curve(_Strict):
 
     env_steps: list[int] = Field(description="training env steps of this seed at the evaluation")
     wall_time: list[float] = Field(description="seconds since the block started running (compile excluded)")
-    eval_score: list[Optional[float]] = Field(description="paper metric (spec §5.4) at the evaluation")
+    eval_score: list[Optional[float]] = Field(description="paper metric [algorithm.md P5] at the evaluation")
     train_return: list[Optional[float]] = Field(description="mean return of training episodes finished since the previous evaluation; null if none")
     train_episodes: list[int] = Field(description="training episodes finished since the previous evaluation")
     diagnostics: dict[str, list[Optional[float]]] = Field(

@@ -1,7 +1,7 @@
 """Task registry: a task id names everything that defines an environment, and nothing about learners.
 
-Names follow the paper's tables (spec §7). Table 2 rows ran with episodes capped at 500
-steps, Table 3 rows at 1 000 (inferred in spec §7 from the scores): the same gymnax env
+Names follow the paper's tables [algorithm.md P3]. Table 2 rows ran with episodes capped at 500
+steps, Table 3 rows at 1 000 (inferred from the scores, [algorithm.md P3]): the same gymnax env
 under the two caps is two tasks, so Table 3's copies carry the suffix `-ep1000`.
 """
 
@@ -28,12 +28,12 @@ class Task:
     env_params: tuple[tuple[str, Any], ...] = ()
     """Env-param overrides (MemoryChain's `memory_length`)."""
     obs_mask: ObsMask = None
-    """Observation indices *kept* (spec §1.2): None, 'even', 'odd', 'first_half' or a tuple.
+    """Observation indices *kept* [algorithm.md P2]: None, 'even', 'odd', 'first_half' or a tuple.
     CartPole-vel keeps [1, 3] (the velocities), i.e. removes [0, 2]."""
     max_episode_length: int | None = None
     """Episode cap; overrides gymnax's `max_steps_in_episode` (None: the env's default)."""
     truncation_is_termination: bool = False
-    """Report reaching the cap as termination (the reference code's behaviour, spec pitfall 6)."""
+    """Report reaching the cap as termination (the reference code's behaviour, [algorithm.md K6])."""
     description: str = ""
     paper_rows: tuple[str, ...] = field(default=(), compare=False)
     """Where the task appears in the paper, e.g. ('table2:CartPole-vel',)."""
@@ -109,7 +109,7 @@ for _row, _env in [
     ("Swimmer", "Swimmer-misc"),
 ]:
     _t3(_row, _env)
-# The paper does not say which memory_length / size its Table 3 rows used (spec §7.2,
+# The paper does not say which memory_length / size its Table 3 rows used ([algorithm.md P3],
 # unverified): gymnax's defaults are taken and the choice is stated.
 _t3("MemoryChain", "MemoryChain-bsuite", env_params=(("memory_length", 5),),
     description="memory_length=5 (gymnax default; the paper's value is unknown)")
@@ -121,7 +121,7 @@ _t3("DeepSea", "DeepSea-bsuite", env_kwargs=(("size", 8),),
 # Ids are popgym's class names; episode lengths, rewards and spaces are popgym's own (returns
 # in [-1, 1]). The paper's Table 3 names its rows after popjym's spellings (ALIASES) and ran
 # on popjym, which differs from popgym in several games (README, "popgym"): the rows are
-# attached to the Easy tasks, the difficulty the paper's reference config uses (spec §7.2).
+# attached to the Easy tasks, the difficulty the paper's reference config uses [algorithm.md P3].
 from benchmarks import popgym as _popgym  # noqa: E402  (stdlib-only registry, no jax)
 
 _TABLE3_POPGYM = {

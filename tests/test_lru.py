@@ -38,7 +38,7 @@ def test_initial_eigenvalues_inside_the_unit_disc():
 
 
 def test_reference_b_trace_scales_the_b_gradient_by_log_gamma_over_gamma():
-    """Spec pitfall 3: the reference's immediate B term log(gamma) x^T instead of gamma x^T scales
+    """[algorithm.md K3]: the reference's immediate B term log(gamma) x^T instead of gamma x^T scales
     row i of the B gradient by log(gamma_i) / gamma_i (< 0: the wrong sign)."""
     p = init_lru(jax.random.PRNGKey(4), I, N)
     xs = jax.random.normal(jax.random.PRNGKey(5), (T, I))

@@ -80,8 +80,8 @@ def test_every_ceiling_rule_is_used_and_references_match_the_paper():
 
 def test_remeasuring_a_floor_with_the_stored_protocol_reproduces_it_exactly(tmp_path):
     seeds, budget = floors.stored_protocol(DOC)
-    floors = floors.measure_floors(["DeepSea-4"], seeds=seeds, budget=budget, results_dir=tmp_path)
-    assert floors["DeepSea-4"] == {k: DOC["tasks"]["DeepSea-4"][k] for k in STATS}
+    measured = floors.measure_floors(["DeepSea-4"], seeds=seeds, budget=budget, results_dir=tmp_path)
+    assert measured["DeepSea-4"] == {k: DOC["tasks"]["DeepSea-4"][k] for k in STATS}
 
 
 @pytest.mark.slow

@@ -29,7 +29,7 @@ def test_score_function_matches_finite_differences(head, out_size):
     fd = np.array([(head.log_prob(out + eps * e, action) - head.log_prob(out - eps * e, action)) / (2 * eps)
                    for e in np.eye(out_size, dtype=np.float32)])
     np.testing.assert_allclose(score, fd, rtol=2e-2, atol=2e-3)
-    if isinstance(head, GaussianHead):  # pitfall 1: the mean's score is not zero at a fixed action
+    if isinstance(head, GaussianHead):  # [algorithm.md K1]: the mean's score is not zero at a fixed action
         assert np.all(np.abs(score[: out_size // 2]) > 1e-6)
 
 
@@ -124,7 +124,7 @@ def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap, optimizer):
 
 
 def test_dutch_trace_and_correction_follow_the_reference():
-    """trace_mode='dutch' (spec §4.6), critic only: z <- gl z + (1 - a gl z.g) g per leaf and the
+    """trace_mode='dutch' [algorithm.md A14], critic only: z <- gl z + (1 - a gl z.g) g per leaf and the
     direction delta z + a (V(h_t) - V_stored)(z - delta z), a = the critic's step size."""
     cfg = LinearTDConfig(trace_mode="dutch", entropy_rate=0.0, lr_critic=0.05)
     s0, s1, s2, ts, prev, x, _ = _replay_step_2(cfg, TASKS["CartPole-vel"])
@@ -198,7 +198,7 @@ def test_config_validation():
 
 
 def test_reference_continuous_actor_gradient_never_moves_the_mean():
-    """Spec pitfall 1: the reference's reparameterised score has zero gradient w.r.t. the mean."""
+    """[algorithm.md K1]: the reference's reparameterised score has zero gradient w.r.t. the mean."""
     def actor_signal(compat):
         agent = RTRRLAgent(RTRRLConfig(reference_continuous_actor_gradient=compat))
         env, s = _state(agent, "Pendulum-v1")
@@ -302,7 +302,7 @@ def test_reference_lambda_rnn_zero_drops_the_episodic_factor():
 
 
 def test_normalize_eval_only_trains_on_raw_inputs():
-    """Spec pitfall 4 compat: statistics update, training is exactly the unnormalised run."""
+    """[algorithm.md K4] compat: statistics update, training is exactly the unnormalised run."""
     def run(**kw):
         agent = RTRRLAgent(RTRRLConfig(**kw))
         env, s = _state(agent, "Pendulum-v1")

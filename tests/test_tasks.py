@@ -1,4 +1,4 @@
-"""Every gymnax row of the paper's Tables 2 and 3 is registered with the spec's settings (spec §7)."""
+"""Every gymnax row of the paper's Tables 2 and 3 is registered with its settings [algorithm.md P3]."""
 
 import json
 import re
@@ -16,7 +16,7 @@ GYMNAX_T3 = [r for r in TABLES["table3"]["rows"] if r["env"].startswith("gymnax 
 
 
 def _expected_settings(settings):
-    """Parse the spec's settings column ('mask [1,3]', '`memory_length=4`', 'constructor `size=4`')."""
+    """Parse a settings cell of paper_tables.json ('mask [1,3]', '`memory_length=4`', 'constructor `size=4`')."""
     out = {}
     if not settings:
         return out
