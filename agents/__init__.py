@@ -60,9 +60,21 @@ def preset_config(name: str, preset: str | None = None) -> Any:
 
 
 def config_fields(name: str) -> list[tuple[str, Any, str]]:
-    """(field, default, type) of an agent's hyperparameters, for `list` and docs."""
-    cfg = default_config(name)
-    return [(f.name, getattr(cfg, f.name), str(f.type)) for f in dataclasses.fields(cfg)]
+    """(field, default, type) of an agent's hyperparameters, for `list` and docs; a nested group's
+    fields are named `group.field`, as `--set` takes them."""
+    return flat_fields(default_config(name))
+
+
+def flat_fields(cfg: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(dotted name, value, type) of every leaf field of a config dataclass."""
+    out = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            out += flat_fields(value, f"{prefix}{f.name}.")
+        else:
+            out.append((f"{prefix}{f.name}", value, str(f.type)))
+    return out
 
 
 register_agent(RandomAgent, RandomConfig)
@@ -76,4 +88,4 @@ register_agent(PPOLSTMAgent, PPOLSTMConfig)
 register_agent(PPOCTRNNAgent, PPOCTRNNConfig)
 
 __all__ = ["AGENTS", "PRESETS", "Agent", "Preset", "TrainMetrics", "register_agent", "register_preset", "make_agent",
-           "default_config", "preset_config", "config_fields", "label", "split_label"]
+           "default_config", "preset_config", "config_fields", "flat_fields", "label", "split_label"]

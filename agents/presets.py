@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agents.rtrrl import Compat
+
 PRESET_SEPARATOR = "@"
 
 
@@ -56,13 +58,7 @@ def label(agent: str, preset: str | None) -> str:
 
 # ---- the RTRRL family ------------------------------------------------------------------------
 
-_ALGORITHM = dict(
-    wiring="fully_connected", sigma_mode="paper", normalize_eval_only=False, var_scaling_live_gradient=False,
-    average_logprob_over_dims=False, reference_continuous_actor_gradient=False,
-    reference_prev_action_at_reset=False, reference_shared_action_key=False, reference_unclipped_eval=False,
-    reference_lambda_rnn_zero=False, wiring_reference_traces=False, rtrl_reference_compat=False,
-    lru_reference_b_trace=False, bootstrap_truncation=True, eval_reset_on_done=True,
-)
+_ALGORITHM = dict(wiring="fully_connected", sigma_mode="paper", bootstrap_truncation=True, compat=Compat())
 """What the paper does not state: the algorithm as written, without the reference code's quirks."""
 
 _TABLE1 = dict(
@@ -78,15 +74,17 @@ alignment in the RFLO branch."""
 
 _CODE = dict(
     _TABLE1, lr_td=1e-5, lr_rnn=1e-5, gradient_clip=None, trace_mode="dutch", f_align=False,
-    # that code's behaviour where it departs from the algorithm (README: Reproducing the reference code)
-    average_logprob_over_dims=True, reference_continuous_actor_gradient=True, reference_prev_action_at_reset=True,
-    reference_shared_action_key=True, reference_unclipped_eval=True, reference_lambda_rnn_zero=True,
-    wiring_reference_traces=True, rtrl_reference_compat=True, lru_reference_b_trace=True,
-    bootstrap_truncation=False, eval_reset_on_done=False,
+    # that code's behaviour where it departs from the algorithm (docs/compat.md); its later
+    # snapshot's two departures (normalize_eval_only, var_scaling_live_gradient) stay off
+    compat=Compat(average_logprob_over_dims=True, continuous_actor_gradient=True, prev_action_at_reset=True,
+                  shared_action_key=True, unclipped_eval=True, lambda_rnn_zero=True, wiring_traces=True,
+                  rtrl_wrong_axis=True, lru_b_trace=True, eval_keeps_state=True),
+    bootstrap_truncation=False,
 )
 """The code snapshot published with the paper: Adam at 1e-5 for both groups, no clip, the dutch critic
 trace, no feedback alignment, no normalisation, sigma = 0.001 + 1.999 sigmoid, one env; truncation ends
-bootstrapping; the evaluation keeps the RNN state and input slots across episodes; every quirk on."""
+bootstrapping; the evaluation keeps the RNN state and input slots across episodes; every quirk of that
+snapshot on."""
 
 RTRRL_FAMILY = ("rtrrl", "rtrrl-rtrl", "rtrrl-lru", "linear-td")
 NOT_PRESET = ("rnn", "gradient_mode", "unroll")

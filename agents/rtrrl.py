@@ -25,6 +25,48 @@ from agents.heads import CategoricalHead, GaussianHead, Head, make_head, meta_rl
 
 
 @dataclass(frozen=True)
+class Compat:
+    """Switches that reproduce the authors' code where it departs from the algorithm as the paper
+    states it (docs/compat.md). Each is off by default; `paper-code` turns them on. They are
+    grouped so that `RTRRLConfig` reads as the algorithm's own hyperparameters, and they are set
+    as `--set rtrrl.compat.<name>=true`."""
+
+    wiring_traces: bool = False
+    """[algorithm.md K10]: the reference's RFLO/RTRL traces ignore the wiring mask (the forward
+    pass still applies it). Default: absent connections get no trace."""
+    average_logprob_over_dims: bool = False
+    """Reference quirk: average log-prob and entropy over action dims instead of summing."""
+    rtrl_wrong_axis: bool = False
+    """Reproduce the reference's wrong-axis RTRL weight gradient [algorithm.md K2]."""
+    lru_b_trace: bool = False
+    """[algorithm.md K3]: the reference's LRU B trace used log(gamma) x^T as its immediate term."""
+    normalize_eval_only: bool = False
+    """[algorithm.md K4]: with normalisation on, training sees raw inputs (statistics still
+    update) and only evaluation normalises, as the later reference code did."""
+    var_scaling_live_gradient: bool = False
+    """[algorithm.md K7]: let the gradient flow through s, as the reference did."""
+    prev_action_at_reset: bool = False
+    """[algorithm.md K16]: at an episode start the reference fed the one-hot of action 0 in the
+    previous-action slot (discrete actions) instead of a zero vector."""
+    shared_action_key: bool = False
+    """[algorithm.md K17]: one sampling key per step shared by all `num_envs` envs (identical noise)."""
+    unclipped_eval: bool = False
+    """[algorithm.md K18]: evaluation feeds the unclipped sample back as the previous action (the
+    env wrapper still clips what it executes). Default: evaluation acts exactly as training."""
+    lambda_rnn_zero: bool = False
+    """[algorithm.md K19]: with lambda_rnn = 0 the reference sets z_R to the bare gradient, without
+    the episodic factor I (matters only when `eta` is None)."""
+    continuous_actor_gradient: bool = False
+    """[algorithm.md K1]: differentiate log pi through a reparameterised sample, as the
+    reference did; the actor's mean then never learns. Default: the score at the fixed sample."""
+    eval_keeps_state: bool = False
+    """[algorithm.md P5, S1]: evaluation keeps the RNN state and the previous action/reward slots
+    across episode boundaries, as the paper-era code did. Default: they are reset exactly as in
+    training; measured here, MemoryChain-4 agents that score 1.0 in training and on fresh
+    episodes score ~0 on the paper metric when the state is kept."""
+
+
+@dataclass(frozen=True)
 class RTRRLConfig:
     hidden_size: int = 32
     """CT-RNN neurons ([algorithm.md T1]: 32)."""
@@ -108,19 +150,10 @@ class RTRRLConfig:
     wiring: str = "fully_connected"
     """Fixed CT-RNN connectivity [algorithm.md A8]: 'fully_connected' (paper), 'fully_connected_no_self',
     'random' (Bernoulli 0.5) or 'ncp' (inter-neurons get the inputs, sparsity 0.3)."""
-    wiring_reference_traces: bool = False
-    """Compat [algorithm.md K10]: the reference's RFLO/RTRL traces ignore the wiring mask (the forward
-    pass still applies it). Default: absent connections get no trace."""
     num_envs: int = 1
     """Environments per step, sharing parameters; updates are averaged ([algorithm.md T1]: batch size 1)."""
     sigma_mode: str = "paper"
     """Gaussian scale: 'paper' = 0.001 + 1.999 sigmoid (paper-era code), 'softplus' = later code."""
-    average_logprob_over_dims: bool = False
-    """Reference quirk: average log-prob and entropy over action dims instead of summing."""
-    rtrl_reference_compat: bool = False
-    """Reproduce the reference's wrong-axis RTRL weight gradient [algorithm.md K2]."""
-    lru_reference_b_trace: bool = False
-    """Compat [algorithm.md K3]: the reference's LRU B trace used log(gamma) x^T as its immediate term."""
     normalize_obs: bool = True
     """Normalise observations with running statistics, the same transform in evaluation ([algorithm.md T1]:
     False). On from the screen: CartPole-pos, whose angle is a few hundredths, goes from a median
@@ -129,39 +162,17 @@ class RTRRLConfig:
     """Normalise the reward *input feature* (never the TD target), in training and evaluation alike
     (the paper-era code had none; the later code applied it in evaluation only, [algorithm.md K4]).
     On from the screen, with `normalize_obs`."""
-    normalize_eval_only: bool = False
-    """Compat [algorithm.md K4]: with normalisation on, training sees raw inputs (statistics still
-    update) and only evaluation normalises, as the later reference code did."""
     var_scaling: bool = False
     """Continuous actions: scale the TD objective and entropy by s = min(mean sigma, 1) ([algorithm.md A11];
     not in the paper, on in the later code). Off by default; s is stop-gradiented."""
-    var_scaling_live_gradient: bool = False
-    """Compat [algorithm.md K7]: let the gradient flow through s, as the reference did."""
-    reference_prev_action_at_reset: bool = False
-    """Compat [algorithm.md K16]: at an episode start the reference fed the one-hot of action 0 in the
-    previous-action slot (discrete actions) instead of a zero vector."""
-    reference_shared_action_key: bool = False
-    """Compat [algorithm.md K17]: one sampling key per step shared by all `num_envs` envs (identical noise)."""
-    reference_unclipped_eval: bool = False
-    """Compat [algorithm.md K18]: evaluation feeds the unclipped sample back as the previous action (the
-    env wrapper still clips what it executes). Default: evaluation acts exactly as training."""
-    reference_lambda_rnn_zero: bool = False
-    """Compat [algorithm.md K19]: with lambda_rnn = 0 the reference sets z_R to the bare gradient, without
-    the episodic factor I (matters only when `eta` is None)."""
-    reference_continuous_actor_gradient: bool = False
-    """Compat [algorithm.md K1]: differentiate log pi through a reparameterised sample, as the
-    reference did; the actor's mean then never learns. Default: the score at the fixed sample."""
     bootstrap_truncation: bool = True
     """At a time-limit truncation, bootstrap the TD target from V of the state the final
     observation leads to (one extra core forward per step). False = the reference [algorithm.md K6]:
     a truncation ends bootstrapping exactly like a termination."""
-    eval_reset_on_done: bool = True
-    """At an episode boundary during evaluation, reset the RNN state and zero the action/reward
-    slots exactly as in training. False = the paper-era evaluation, which kept both across
-    episodes: measured here, MemoryChain-4 agents that score 1.0 in training and on fresh
-    episodes then score ~0 on the paper metric."""
     unroll: int = 1
     """`lax.scan` unroll of the training loop (speed only)."""
+    compat: Compat = field(default_factory=Compat)
+    """Reference-compatibility switches (`Compat`), all off: the algorithm as the paper states it."""
 
     def __post_init__(self) -> None:
         if self.rnn not in ("ctrnn", "lru", "none"):
@@ -340,7 +351,7 @@ class RTRRLAgent:
         episode's first step (compat: the reference's one-hot of action 0 in the action slot)."""
         if not self.config.meta_rl:
             return obs
-        if self.config.reference_prev_action_at_reset and isinstance(head, CategoricalHead):
+        if self.config.compat.prev_action_at_reset and isinstance(head, CategoricalHead):
             keep = 1.0 - done.astype(jnp.float32)
             slot = jnp.where(done, head.encode(jnp.zeros((), jnp.int32)), prev_encoded)
             return jnp.concatenate([obs, slot, keep * reward[None]])
@@ -349,7 +360,7 @@ class RTRRLAgent:
     def _normalized(self, obs_stats: RunningStats, reward_stats: RunningStats, obs: jax.Array,
                     reward: jax.Array, training: bool = False) -> tuple[jax.Array, jax.Array]:
         """Observation and reward as the network sees them."""
-        if training and self.config.normalize_eval_only:
+        if training and self.config.compat.normalize_eval_only:
             return obs, reward
         if self.config.normalize_obs:
             obs = normalize(obs_stats, obs)
@@ -390,11 +401,11 @@ class RTRRLAgent:
         if rnn is None:
             return state, None, x
         if cfg.rnn == "lru":
-            trace = lru.trace_update(rnn, trace, state, x, cfg.lru_reference_b_trace)
+            trace = lru.trace_update(rnn, trace, state, x, cfg.compat.lru_b_trace)
             state, y = lru.forward(rnn, state, x)
             return state, trace, y
         h, u, xi = ctrnn.forward(rnn, state, x, cfg.dt, wiring)
-        trace_mask = None if cfg.wiring_reference_traces else wiring
+        trace_mask = None if cfg.compat.wiring_traces else wiring
         if cfg.gradient_mode == "rflo":
             return h, ctrnn.rflo_update(rnn, trace, state, u, xi, cfg.dt, trace_mask), h
         return h, ctrnn.rtrl_update(rnn, trace, state, u, xi, cfg.dt, trace_mask, wiring), h
@@ -416,7 +427,7 @@ class RTRRLAgent:
             return lru.gradient(rnn, state, trace, g)
         if self.config.gradient_mode == "rflo":
             return ctrnn.rflo_readout(trace, g)
-        return ctrnn.rtrl_readout(trace, g, self.config.rtrl_reference_compat)
+        return ctrnn.rtrl_readout(trace, g, self.config.compat.rtrl_wrong_axis)
 
     @staticmethod
     def _value(params: Params, h: jax.Array) -> jax.Array:
@@ -482,7 +493,7 @@ class RTRRLAgent:
             critic_step = accumulate(cfg.lambda_critic)
         readouts = Readouts(actor, critic_step(z.readouts.critic, g.readouts.critic),
                             critic_step(z.readouts.critic_bias, g.readouts.critic_bias))
-        if cfg.lambda_rnn == 0.0 and cfg.reference_lambda_rnn_zero:
+        if cfg.lambda_rnn == 0.0 and cfg.compat.lambda_rnn_zero:
             rnn = g.rnn
         else:
             rnn = jax.tree_util.tree_map(accumulate(cfg.lambda_rnn), z.rnn, g.rnn)
@@ -497,9 +508,9 @@ class RTRRLAgent:
         """
         cfg = self.config
         out = h @ params.readouts.actor
-        avg = cfg.average_logprob_over_dims
+        avg = cfg.compat.average_logprob_over_dims
         log_prob = head.log_prob
-        if cfg.reference_continuous_actor_gradient and isinstance(head, GaussianHead):
+        if cfg.compat.continuous_actor_gradient and isinstance(head, GaussianHead):
             log_prob = head.log_prob_reparameterised
         o_bar = cfg.eta_pi * jax.grad(lambda o: log_prob(o, action, avg))(out)
         ent_bar = cfg.entropy_rate * jax.grad(lambda o: head.entropy(o, avg))(out)
@@ -510,7 +521,7 @@ class RTRRLAgent:
 
             s = jax.lax.stop_gradient(scale(out))
             live = jnp.zeros_like(out)
-            if cfg.var_scaling_live_gradient:  # product rule through s: (eta_pi log pi + V) grad s
+            if cfg.compat.var_scaling_live_gradient:  # product rule through s: (eta_pi log pi + V) grad s
                 value = self._value(params, h)
                 live = (cfg.eta_pi * log_prob(out, action, avg) + value) * jax.grad(scale)(out)
             o_bar, ent_bar, v_bar = s * o_bar + live, s * ent_bar, s
@@ -564,7 +575,7 @@ class RTRRLAgent:
     def _action_keys(self, key: PRNGKey) -> jax.Array:
         """One sampling key per env (the reference shared one across the batch: compat switch)."""
         n = self.config.num_envs
-        if self.config.reference_shared_action_key:
+        if self.config.compat.shared_action_key:
             return jnp.repeat(key[None], n, axis=0)
         return jax.random.split(key, n)
 
@@ -622,7 +633,7 @@ class RTRRLAgent:
             direction = self._bound_overshoot(direction, c.z, delta)
             weight = cfg.gamma * c.weight * (1.0 - d) + d if cfg.eta is None else c.weight
             z = self._trace_step(c.z, g, done, weight)
-            entropy = head.entropy(h @ params.readouts.actor, cfg.average_logprob_over_dims)
+            entropy = head.entropy(h @ params.readouts.actor, cfg.compat.average_logprob_over_dims)
             diag = step_diagnostics(h if cfg.rnn == "ctrnn" else None, entropy, delta, value)
             ret = jnp.where(done, 0.0, ret) if cfg.reward_scaling else ret
             return Carry(state, h, trace, z, value, action, weight, ret), direction, delta, diag
@@ -653,16 +664,16 @@ class RTRRLAgent:
         return self._zero_state(pp.params.rnn), no_action(pp.head)
 
     def policy(self, pp: PolicyParams, carry, timestep: TimeStepLike, key: PRNGKey):
-        """Stochastic action, with training's episode-boundary rule (see `eval_reset_on_done`)."""
+        """Stochastic action, with training's episode-boundary rule (see `Compat.eval_keeps_state`)."""
         params, head = pp.params, pp.head
         h, prev_encoded = carry
-        done = timestep.done if self.config.eval_reset_on_done else jnp.zeros((), bool)
+        done = jnp.zeros((), bool) if self.config.compat.eval_keeps_state else timestep.done
         h = jnp.where(done, 0.0, h)
         obs, reward = self._normalized(pp.obs_stats, pp.reward_stats, timestep.obs, timestep.reward)
         x = self._input(head, obs, prev_encoded, reward, done)
         h, y = self._forward(params.rnn, pp.wiring, h, x)
         sample = head.sample(key, y @ params.readouts.actor)
-        if self.config.reference_unclipped_eval and isinstance(head, GaussianHead):
+        if self.config.compat.unclipped_eval and isinstance(head, GaussianHead):
             return (h, sample), sample  # compat: the unclipped sample is fed back (the env clips what it runs)
         return (h, head.encode(sample)), head.executed(sample)
 

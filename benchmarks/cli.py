@@ -289,9 +289,10 @@ def list_(what: str) -> None:
         for c in ("agent", "preset", "description", "differs from the defaults"):
             t.add_column(c)
         for name, presets in agent_registry.PRESETS.items():
-            base = agent_registry.default_config(name)
+            base = dict((k, v) for k, v, _ in agent_registry.flat_fields(agent_registry.default_config(name)))
             for p in presets.values():
-                diff = ", ".join(f"{k}={v!r}" for k, v in p.settings if getattr(base, k) != v)
+                values = agent_registry.flat_fields(agent_registry.preset_config(name, p.name))
+                diff = ", ".join(f"{k}={v!r}" for k, v, _ in values if base[k] != v)
                 t.add_row(name, p.name, p.description, diff or "(none)")
         console.print(t)
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from agents import make_agent
+from agents.rtrrl import Compat
 from benchmarks.envs import make_env
 from benchmarks.protocol import episode_return, final_eval_keys, final_policy_score, paper_score
 from benchmarks.tasks import TASKS
@@ -71,7 +72,7 @@ def test_final_score_uses_shared_keys_and_averages_episodes():
 
 
 @pytest.mark.parametrize("name, settings", [
-    ("rtrrl", {}), ("rtrrl", {"eval_reset_on_done": False}), ("ppo-gru", {"meta_rl": True}),
+    ("rtrrl", {}), ("rtrrl", {"compat": Compat(eval_keeps_state=True)}), ("ppo-gru", {"meta_rl": True}),
 ])
 def test_first_evaluation_step_sees_no_previous_action(name, settings):
     """At an evaluation's (and a final-score episode's) first step the previous-action and reward

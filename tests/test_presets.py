@@ -30,7 +30,7 @@ def test_the_two_paper_configurations():
     code = agent_registry.preset_config("rtrrl", "paper-code")
     assert (code.lr_td, code.lr_rnn, code.gradient_clip, code.trace_mode, code.f_align) == (
         1e-5, 1e-5, None, "dutch", False)
-    assert not code.eval_reset_on_done and not code.bootstrap_truncation and code.reference_prev_action_at_reset
+    assert code.compat.eval_keeps_state and not code.bootstrap_truncation and code.compat.prev_action_at_reset
 
 
 def _units(tmp_path, agents, presets=(), overrides=None):

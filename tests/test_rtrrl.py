@@ -11,7 +11,7 @@ import pytest
 
 from agents import ctrnn
 from agents.heads import CategoricalHead, GaussianHead
-from agents.rtrrl import LinearTDAgent, LinearTDConfig, Readouts, RTRRLAgent, RTRRLConfig
+from agents.rtrrl import Compat, LinearTDAgent, LinearTDConfig, Readouts, RTRRLAgent, RTRRLConfig
 from benchmarks.envs import make_env
 from benchmarks.tasks import TASKS
 
@@ -197,10 +197,10 @@ def test_config_validation():
             dataclasses.replace(RTRRLConfig(), **bad)
 
 
-def test_reference_continuous_actor_gradient_never_moves_the_mean():
+def test_compat_continuous_actor_gradient_never_moves_the_mean():
     """[algorithm.md K1]: the reference's reparameterised score has zero gradient w.r.t. the mean."""
     def actor_signal(compat):
-        agent = RTRRLAgent(RTRRLConfig(reference_continuous_actor_gradient=compat))
+        agent = RTRRLAgent(RTRRLConfig(compat=Compat(continuous_actor_gradient=compat)))
         env, s = _state(agent, "Pendulum-v1")
         c = jax.tree_util.tree_map(lambda x: x[0], s.carry)
         td, _ = agent.learning_signals(s.params, s.feedback, s.head, c.y, c.state, c.trace, c.pending)
@@ -216,7 +216,7 @@ def test_reference_previous_action_slot_at_reset():
     obs, reward, done = jnp.zeros(2), jnp.ones(()), jnp.ones((), bool)
     prev = head.encode(jnp.asarray(2))
     fixed = RTRRLAgent(RTRRLConfig())._input(head, obs, prev, reward, done)
-    compat = RTRRLAgent(RTRRLConfig(reference_prev_action_at_reset=True))._input(head, obs, prev, reward, done)
+    compat = RTRRLAgent(RTRRLConfig(compat=Compat(prev_action_at_reset=True)))._input(head, obs, prev, reward, done)
     np.testing.assert_array_equal(fixed, [0, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(compat, [0, 0, 1, 0, 0, 0])
 
@@ -235,7 +235,7 @@ def test_var_scaling_scales_every_signal_by_min_sigma_1():
     assert 0.0 < s <= 1.0
     for a, b in zip(jax.tree_util.tree_leaves((scaled, scaled_ent)), jax.tree_util.tree_leaves((plain, plain_ent))):
         np.testing.assert_allclose(a, s * b, rtol=1e-5, atol=1e-7)
-    live, _, _ = signals(var_scaling=True, var_scaling_live_gradient=True)
+    live, _, _ = signals(var_scaling=True, compat=Compat(var_scaling_live_gradient=True))
     np.testing.assert_allclose(live.readouts.critic, scaled.readouts.critic)  # the critic has no sigma path
     if s < 1.0:  # below the cap the product rule adds a term to the actor's scale outputs
         assert not np.allclose(live.readouts.actor, scaled.readouts.actor)
@@ -245,7 +245,7 @@ def test_wiring_keeps_absent_connections_still_unless_reference_traces():
     """No self-recurrence: the diagonal of W_hh gets no trace, so Adam never moves it; the
     reference's traces ignore the mask and do move it (though the forward pass never uses it)."""
     def trained(reference):
-        agent = RTRRLAgent(RTRRLConfig(wiring="fully_connected_no_self", wiring_reference_traces=reference))
+        agent = RTRRLAgent(RTRRLConfig(wiring="fully_connected_no_self", compat=Compat(wiring_traces=reference)))
         env, s = _state(agent, "CartPole-vel")
         s2, _ = jax.jit(lambda s: agent.train(s, env, 300))(s)
         i = s.wiring.shape[1] - s.params.rnn.tau.shape[0] - 1
@@ -259,9 +259,9 @@ def test_wiring_keeps_absent_connections_still_unless_reference_traces():
     assert not np.allclose(after, before)
 
 
-def test_reference_shared_action_key_gives_every_env_the_same_noise():
+def test_compat_shared_action_key_gives_every_env_the_same_noise():
     def noise(shared):
-        agent = RTRRLAgent(RTRRLConfig(num_envs=4, reference_shared_action_key=shared))
+        agent = RTRRLAgent(RTRRLConfig(num_envs=4, compat=Compat(shared_action_key=shared)))
         env, s = _state(agent, "Pendulum-v1")
         mean, sigma = jax.vmap(lambda y: s.head._params(y @ s.params.readouts.actor))(s.carry.y)
         return np.asarray((s.carry.pending - mean) / sigma)[:, 0]
@@ -271,9 +271,9 @@ def test_reference_shared_action_key_gives_every_env_the_same_noise():
     assert np.std(independent) > 0.1
 
 
-def test_reference_unclipped_eval_feeds_back_the_raw_sample():
+def test_compat_unclipped_eval_feeds_back_the_raw_sample():
     def actions(compat):
-        agent = RTRRLAgent(RTRRLConfig(reference_unclipped_eval=compat))
+        agent = RTRRLAgent(RTRRLConfig(compat=Compat(unclipped_eval=compat)))
         env, s = _state(agent, "MountainCarContinuous")
         pp = agent.policy_params(s)
         pp = pp._replace(params=pp.params._replace(readouts=pp.params.readouts._replace(
@@ -286,11 +286,11 @@ def test_reference_unclipped_eval_feeds_back_the_raw_sample():
     assert np.abs(actions(True)).max() > 1.0
 
 
-def test_reference_lambda_rnn_zero_drops_the_episodic_factor():
+def test_compat_lambda_rnn_zero_drops_the_episodic_factor():
     """eta=None weights new gradients by I = gamma^k; with lambda_rnn = 0 the reference's RNN trace
     is the bare gradient: the two traces differ by exactly I."""
     def run(compat):
-        agent = RTRRLAgent(RTRRLConfig(eta=None, lambda_rnn=0.0, reference_lambda_rnn_zero=compat))
+        agent = RTRRLAgent(RTRRLConfig(eta=None, lambda_rnn=0.0, compat=Compat(lambda_rnn_zero=compat)))
         env, s = _state(agent, "Pendulum-v1")
         s, _ = jax.jit(lambda s: agent.train(s, env, 3))(s)
         return s
@@ -310,7 +310,7 @@ def test_normalize_eval_only_trains_on_raw_inputs():
 
     off = dict(normalize_obs=False, normalize_reward=False)
     raw, both = run(**off), run(normalize_obs=True, normalize_reward=False)
-    eval_only = run(normalize_obs=True, normalize_reward=False, normalize_eval_only=True)
+    eval_only = run(normalize_obs=True, normalize_reward=False, compat=Compat(normalize_eval_only=True))
     np.testing.assert_allclose(eval_only.params.rnn.W, raw.params.rnn.W, rtol=1e-6)
     assert float(eval_only.obs_stats.count) > 50
     assert not np.allclose(both.params.rnn.W, raw.params.rnn.W)
