@@ -1,8 +1,8 @@
-"""Sessions: `tests` (default, < 10 min on 2 cores), `bench`, `report`, `slow`, `ray`, `perf`.
+"""Sessions: `tests` (default, < 10 min on 2 cores), `lint`, `bench`, `report`, `slow`, `ray`, `perf`.
 
-    nox -s tests                      # the test suite
-    nox -s bench                      # the `quick` suite, then its report
-    nox -s bench -- --suite popgym    # any `rtrrl-bench run` arguments
+nox -s tests                      # the test suite
+nox -s bench                      # the `quick` suite, then its report
+nox -s bench -- --suite popgym    # any `rtrrl-bench run` arguments
 """
 
 from __future__ import annotations
@@ -29,6 +29,14 @@ def tests(session: nox.Session) -> None:
     """Unit, differential and short learning tests (no `slow` ones)."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "not slow and not ray", *session.posargs, env=ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check (settings in pyproject.toml); fix with `ruff check --fix . && ruff format .`."""
+    session.install("ruff>=0.17,<0.18")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session

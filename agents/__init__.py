@@ -10,7 +10,6 @@ import dataclasses
 from typing import Any
 
 from agents.base import Agent, TrainMetrics
-from agents.presets import PRESETS, Preset, label, register_preset, split_label
 from agents.ppo import (
     PPOAgent,
     PPOConfig,
@@ -21,9 +20,18 @@ from agents.ppo import (
     PPOLSTMAgent,
     PPOLSTMConfig,
 )
+from agents.presets import PRESETS, Preset, label, register_preset, split_label
 from agents.random_agent import RandomAgent, RandomConfig
-from agents.rtrrl import (LinearTDAgent, LinearTDConfig, LRUAgent, LRUConfig, RTRLAgent, RTRLConfig, RTRRLAgent,
-                          RTRRLConfig)
+from agents.rtrrl import (
+    LinearTDAgent,
+    LinearTDConfig,
+    LRUAgent,
+    LRUConfig,
+    RTRLAgent,
+    RTRLConfig,
+    RTRRLAgent,
+    RTRRLConfig,
+)
 
 AGENTS: dict[str, tuple[type, type]] = {}
 """name -> (agent class, config class)."""
@@ -87,5 +95,19 @@ register_agent(PPOGRUAgent, PPOGRUConfig)
 register_agent(PPOLSTMAgent, PPOLSTMConfig)
 register_agent(PPOCTRNNAgent, PPOCTRNNConfig)
 
-__all__ = ["AGENTS", "PRESETS", "Agent", "Preset", "TrainMetrics", "register_agent", "register_preset", "make_agent",
-           "default_config", "preset_config", "config_fields", "flat_fields", "label", "split_label"]
+__all__ = [
+    "AGENTS",
+    "PRESETS",
+    "Agent",
+    "Preset",
+    "TrainMetrics",
+    "register_agent",
+    "register_preset",
+    "make_agent",
+    "default_config",
+    "preset_config",
+    "config_fields",
+    "flat_fields",
+    "label",
+    "split_label",
+]

@@ -16,7 +16,8 @@ The environment contract (structural; `benchmarks.envs.Environment` satisfies it
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, NamedTuple, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import jax
 import jax.numpy as jnp

@@ -75,8 +75,9 @@ def presynaptic(x: jax.Array, h: jax.Array) -> jax.Array:
     return jnp.concatenate([x, h, jnp.ones((1,), h.dtype)])
 
 
-def forward(params: CTRNNParams, h: jax.Array, x: jax.Array, dt: float = 1.0,
-            mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+def forward(
+    params: CTRNNParams, h: jax.Array, x: jax.Array, dt: float = 1.0, mask: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(h_t, u_t, xi_t) from h_{t-1} and x_t."""
     xi = presynaptic(x, h)
     u = effective_W(params, mask) @ xi
@@ -92,8 +93,15 @@ def zero_rtrl(params: CTRNNParams) -> RTRLTrace:
     return RTRLTrace(jnp.zeros((n, n, z), params.W.dtype), jnp.zeros((n, n), params.tau.dtype))
 
 
-def rflo_update(params: CTRNNParams, trace: RFLOTrace, h_prev: jax.Array, u: jax.Array, xi: jax.Array,
-                dt: float = 1.0, mask: jax.Array | None = None) -> RFLOTrace:
+def rflo_update(
+    params: CTRNNParams,
+    trace: RFLOTrace,
+    h_prev: jax.Array,
+    u: jax.Array,
+    xi: jax.Array,
+    dt: float = 1.0,
+    mask: jax.Array | None = None,
+) -> RFLOTrace:
     """Each neuron's influence through itself only: the leak (1 - dt/tau) carries the trace.
     A wiring mask zeroes the immediate term of absent connections (None: no mask, as the reference)."""
     leak = 1.0 - dt / params.tau
@@ -104,8 +112,16 @@ def rflo_update(params: CTRNNParams, trace: RFLOTrace, h_prev: jax.Array, u: jax
     return RFLOTrace(W, tau)
 
 
-def rtrl_update(params: CTRNNParams, trace: RTRLTrace, h_prev: jax.Array, u: jax.Array, xi: jax.Array,
-                dt: float = 1.0, mask: jax.Array | None = None, forward_mask: jax.Array | None = None) -> RTRLTrace:
+def rtrl_update(
+    params: CTRNNParams,
+    trace: RTRLTrace,
+    h_prev: jax.Array,
+    u: jax.Array,
+    xi: jax.Array,
+    dt: float = 1.0,
+    mask: jax.Array | None = None,
+    forward_mask: jax.Array | None = None,
+) -> RTRLTrace:
     """Exact influence: J_t = D_t J_{t-1} + immediate, D_t = dh_t/dh_{t-1}.
 
     `forward_mask` is the wiring the forward pass used (it shapes D); `mask` zeroes the

@@ -131,5 +131,6 @@ def meta_rl_input(obs: jax.Array, prev_encoded: jax.Array, reward: jax.Array, re
 def make_head(spec, sigma_mode: int = 0) -> Head:
     if spec.action_kind == "discrete":
         return CategoricalHead(spec.num_actions)
-    return GaussianHead(jnp.asarray(spec.action_low, jnp.float32), jnp.asarray(spec.action_high, jnp.float32),
-                        sigma_mode)
+    return GaussianHead(
+        jnp.asarray(spec.action_low, jnp.float32), jnp.asarray(spec.action_high, jnp.float32), sigma_mode
+    )

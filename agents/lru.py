@@ -32,8 +32,9 @@ class LRUTrace(NamedTuple):
     B: jax.Array  # (N, I)
 
 
-def init_lru(key: jax.Array, input_size: int, hidden_size: int, r_min: float = 0.0, r_max: float = 1.0,
-             max_phase: float = 6.28) -> LRUParams:
+def init_lru(
+    key: jax.Array, input_size: int, hidden_size: int, r_min: float = 0.0, r_max: float = 1.0, max_phase: float = 6.28
+) -> LRUParams:
     """|Lambda|^2 ~ U(r_min^2, r_max^2), phase ~ U(0, max_phase), gamma = sqrt(1 - |Lambda|^2)."""
     k_u1, k_u2, k_b1, k_b2, k_c1, k_c2 = jax.random.split(key, 6)
     n, i = hidden_size, input_size
@@ -68,12 +69,14 @@ def zero_state(p: LRUParams) -> jax.Array:
 
 def zero_trace(p: LRUParams) -> LRUTrace:
     n = p.nu_log.shape[0]
-    return LRUTrace(jnp.zeros((n,), jnp.complex64), jnp.zeros((n,), jnp.complex64),
-                    jnp.zeros(p.B_re.shape, jnp.complex64))
+    return LRUTrace(
+        jnp.zeros((n,), jnp.complex64), jnp.zeros((n,), jnp.complex64), jnp.zeros(p.B_re.shape, jnp.complex64)
+    )
 
 
-def trace_update(p: LRUParams, trace: LRUTrace, h_prev: jax.Array, x: jax.Array,
-                 reference_compat: bool = False) -> LRUTrace:
+def trace_update(
+    p: LRUParams, trace: LRUTrace, h_prev: jax.Array, x: jax.Array, reference_compat: bool = False
+) -> LRUTrace:
     """Exact forward-mode traces: the immediate B term is gamma x^T.
 
     `reference_compat` reproduces the authors' code, which used gamma_log there [algorithm.md K3]:
@@ -82,8 +85,11 @@ def trace_update(p: LRUParams, trace: LRUTrace, h_prev: jax.Array, x: jax.Array,
     lam = _lambda(p)
     bx = (p.B_re + 1j * p.B_im) @ x
     gamma = p.gamma_log if reference_compat else jnp.exp(p.gamma_log)
-    return LRUTrace(lam * trace.lam + h_prev, lam * trace.gamma + bx,
-                    lam[:, None] * trace.B + gamma[:, None] * x[None, :].astype(jnp.complex64))
+    return LRUTrace(
+        lam * trace.lam + h_prev,
+        lam * trace.gamma + bx,
+        lam[:, None] * trace.B + gamma[:, None] * x[None, :].astype(jnp.complex64),
+    )
 
 
 def gradient(p: LRUParams, h: jax.Array, trace: LRUTrace, y_bar: jax.Array) -> LRUParams:

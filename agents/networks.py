@@ -46,7 +46,11 @@ class MLPActorCritic(nn.Module):
 
     def setup(self) -> None:
         gain = math.sqrt(2.0)
-        self.actor_layers = [_dense(self.hidden_size, gain), _dense(self.hidden_size, gain), _dense(self.action_size, 0.01)]
+        self.actor_layers = [
+            _dense(self.hidden_size, gain),
+            _dense(self.hidden_size, gain),
+            _dense(self.action_size, 0.01),
+        ]
         self.critic_layers = [_dense(self.hidden_size, gain), _dense(self.hidden_size, gain), _dense(1, 1.0)]
         if self.continuous:
             self.log_std = GaussianLogStd(self.action_size)

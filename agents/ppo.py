@@ -84,8 +84,10 @@ class PPOConfig:
     2-4 -> ~19k steps/s, 16 slower)."""
 
     def __post_init__(self) -> None:
-        if min(self.num_envs, self.num_steps, self.update_epochs, self.num_minibatches, self.hidden_size,
-               self.unroll) < 1:
+        if (
+            min(self.num_envs, self.num_steps, self.update_epochs, self.num_minibatches, self.hidden_size, self.unroll)
+            < 1
+        ):
             raise ValueError("num_envs, num_steps, update_epochs, num_minibatches, hidden_size and unroll must be >= 1")
         if self.cell not in ("none", *CELLS):
             raise ValueError(f"cell must be 'none' or one of {', '.join(CELLS)} (got {self.cell!r})")
@@ -173,8 +175,15 @@ class PPOPolicyParams(NamedTuple):
     head: Head
 
 
-def gae(reward: jax.Array, value: jax.Array, next_value: jax.Array, terminated: jax.Array, done: jax.Array,
-        gamma: float, lambda_: float) -> tuple[jax.Array, jax.Array]:
+def gae(
+    reward: jax.Array,
+    value: jax.Array,
+    next_value: jax.Array,
+    terminated: jax.Array,
+    done: jax.Array,
+    gamma: float,
+    lambda_: float,
+) -> tuple[jax.Array, jax.Array]:
     """Generalised advantage estimation over a (T, ...) segment -> (advantages, value targets).
 
     next_value[t] is V of the state step t reached (0-weighted where `terminated`); the recursion
@@ -191,9 +200,17 @@ def gae(reward: jax.Array, value: jax.Array, next_value: jax.Array, terminated: 
     return adv, adv + value
 
 
-def ppo_loss(log_prob: jax.Array, old_log_prob: jax.Array, advantages: jax.Array, value: jax.Array,
-             old_value: jax.Array, targets: jax.Array, entropy: jax.Array, cfg: PPOConfig,
-             ent_coef: float = 0.01) -> tuple[jax.Array, dict]:
+def ppo_loss(
+    log_prob: jax.Array,
+    old_log_prob: jax.Array,
+    advantages: jax.Array,
+    value: jax.Array,
+    old_value: jax.Array,
+    targets: jax.Array,
+    entropy: jax.Array,
+    cfg: PPOConfig,
+    ent_coef: float = 0.01,
+) -> tuple[jax.Array, dict]:
     """Clipped surrogate + vf_coef * (clipped) value loss - ent_coef * entropy (purejaxrl).
 
     The aux dict also carries two diagnostics of the step size: `approx_kl`, the estimator
@@ -213,9 +230,13 @@ def ppo_loss(log_prob: jax.Array, old_log_prob: jax.Array, advantages: jax.Array
     value_loss = 0.5 * sq.mean()
     ent = entropy.mean()
     total = actor_loss + cfg.vf_coef * value_loss - ent_coef * ent
-    aux = {"actor": actor_loss, "value": value_loss, "entropy": ent,
-           "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
-           "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > cfg.clip_eps).astype(jnp.float32))}
+    aux = {
+        "actor": actor_loss,
+        "value": value_loss,
+        "entropy": ent,
+        "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
+        "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > cfg.clip_eps).astype(jnp.float32)),
+    }
     return total, jax.lax.stop_gradient(aux)
 
 
@@ -249,8 +270,9 @@ class PPOAgent:
         size = head.out_size() // 2 if continuous else head.out_size()
         if cfg.cell == "none":
             return MLPActorCritic(size, continuous, cfg.hidden_size, cfg.activation)
-        return RecurrentActorCritic(size, continuous, cfg.cell, cfg.hidden_size, cfg.embed_size, cfg.head_size,
-                                    unroll=cfg.unroll)
+        return RecurrentActorCritic(
+            size, continuous, cfg.cell, cfg.hidden_size, cfg.embed_size, cfg.head_size, unroll=cfg.unroll
+        )
 
     @property
     def recurrent(self) -> bool:
@@ -271,7 +293,9 @@ class PPOAgent:
         cfg = self.config
         lr: Any = cfg.lr
         if cfg.anneal_lr_steps:
-            updates = max(1, cfg.anneal_lr_steps // (cfg.num_envs * cfg.num_steps)) * cfg.update_epochs * cfg.num_minibatches
+            updates = (
+                max(1, cfg.anneal_lr_steps // (cfg.num_envs * cfg.num_steps)) * cfg.update_epochs * cfg.num_minibatches
+            )
             lr = optax.linear_schedule(cfg.lr, 0.0, updates)
         return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(lr, eps=cfg.adam_eps))
 
@@ -290,8 +314,18 @@ class PPOAgent:
         prev_action, prev_reward = zero_action(head, (cfg.num_envs,)), jnp.zeros((cfg.num_envs,))
         x = self._input(ts.obs, head.encode(prev_action), prev_reward, resets)
         params = net.init(k_net, carry, x[None], resets[None]) if self.recurrent else net.init(k_net, x)
-        return PPOState(params, self._optimizer().init(params), head, env_state, ts.obs, resets, prev_action,
-                        prev_reward, carry, key)
+        return PPOState(
+            params,
+            self._optimizer().init(params),
+            head,
+            env_state,
+            ts.obs,
+            resets,
+            prev_action,
+            prev_reward,
+            carry,
+            key,
+        )
 
     def train(self, state: PPOState, env: EnvLike, num_iterations: int) -> tuple[PPOState, TrainMetrics]:
         return scan_iterations(lambda s: self._iteration(s, env), state, num_iterations)
@@ -316,8 +350,18 @@ class PPOAgent:
             if cfg.bootstrap_truncation and self.recurrent:
                 final_value = self._apply(net, params, carry, x_final[None], no_reset[None])[2][0]
             later = x_final if cfg.bootstrap_truncation and not self.recurrent else jnp.zeros(())
-            tr = Transition(x, resets, action, log_prob, value, ts.reward, ts.terminated.astype(jnp.float32),
-                            ts.truncated, ts.done.astype(jnp.float32), final_value)
+            tr = Transition(
+                x,
+                resets,
+                action,
+                log_prob,
+                value,
+                ts.reward,
+                ts.terminated.astype(jnp.float32),
+                ts.truncated,
+                ts.done.astype(jnp.float32),
+                final_value,
+            )
             return (env_state, ts.obs, ts.done, action, ts.reward, carry, key), (tr, later, episode_metrics(ts))
 
         c0 = (s.env_state, s.obs, s.resets, s.prev_action, s.prev_reward, s.carry, s.key)
@@ -327,8 +371,15 @@ class PPOAgent:
         env_state, obs, resets, prev_action, prev_reward, carry, key = c
         x = self._input(obs, head.encode(prev_action), prev_reward, resets)
         last_value = self._apply(net, params, carry, x[None], resets[None])[2][0]
-        s = s._replace(env_state=env_state, obs=obs, resets=resets, prev_action=prev_action, prev_reward=prev_reward,
-                       carry=carry, key=key)
+        s = s._replace(
+            env_state=env_state,
+            obs=obs,
+            resets=resets,
+            prev_action=prev_action,
+            prev_reward=prev_reward,
+            carry=carry,
+            key=key,
+        )
         return s, traj, last_value, metrics
 
     def _iteration(self, s: PPOState, env: EnvLike) -> tuple[PPOState, TrainMetrics]:
@@ -357,7 +408,11 @@ class PPOAgent:
         optimizer = self._optimizer()
         ent_coef = cfg.ent_coef if cfg.ent_coef is not None else (0.0 if isinstance(head, GaussianHead) else 0.01)
         # only what the loss reads is shuffled into minibatches (resets only matter for BPTT)
-        fields = ("obs", "resets", "action", "log_prob", "value") if self.recurrent else ("obs", "action", "log_prob", "value")
+        fields = (
+            ("obs", "resets", "action", "log_prob", "value")
+            if self.recurrent
+            else ("obs", "action", "log_prob", "value")
+        )
         batch = ({f: getattr(traj, f) for f in fields}, advantages, targets)
         m = cfg.num_minibatches
 
@@ -368,13 +423,18 @@ class PPOAgent:
                 perm = jax.random.permutation(k_perm, cfg.num_envs)
                 seqs = jax.tree_util.tree_map(
                     lambda x: jnp.swapaxes(jnp.take(x, perm, axis=1).reshape(x.shape[0], m, -1, *x.shape[2:]), 0, 1),
-                    batch)
-                starts = jax.tree_util.tree_map(lambda x: jnp.take(x, perm, axis=0).reshape(m, -1, *x.shape[1:]), carry0)
+                    batch,
+                )
+                starts = jax.tree_util.tree_map(
+                    lambda x: jnp.take(x, perm, axis=0).reshape(m, -1, *x.shape[1:]), carry0
+                )
                 minibatches = (*seqs, starts)
             else:  # minibatch = random transitions
                 flat = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), batch)
                 perm = jax.random.permutation(k_perm, cfg.num_envs * cfg.num_steps)
-                shuffled = jax.tree_util.tree_map(lambda x: jnp.take(x, perm, axis=0).reshape(m, -1, *x.shape[1:]), flat)
+                shuffled = jax.tree_util.tree_map(
+                    lambda x: jnp.take(x, perm, axis=0).reshape(m, -1, *x.shape[1:]), flat
+                )
                 minibatches = (*shuffled, jnp.zeros((m,)))
 
             def minibatch(c, mb):
@@ -387,11 +447,16 @@ class PPOAgent:
             return (params, opt_state, key), aux
 
         key, k_update = jax.random.split(s.key)
-        (params, opt_state, _), aux = jax.lax.scan(epoch, (s.params, s.opt_state, k_update), None,
-                                                   length=cfg.update_epochs)
+        (params, opt_state, _), aux = jax.lax.scan(
+            epoch, (s.params, s.opt_state, k_update), None, length=cfg.update_epochs
+        )
         metrics = jax.tree_util.tree_map(jnp.sum, metrics)
-        diagnostics = {"entropy": aux["entropy"], "approx_kl": aux["approx_kl"], "clip_fraction": aux["clip_fraction"],
-                       "value_loss": aux["value"]}
+        diagnostics = {
+            "entropy": aux["entropy"],
+            "approx_kl": aux["approx_kl"],
+            "clip_fraction": aux["clip_fraction"],
+            "value_loss": aux["value"],
+        }
         diagnostics = {k: jnp.mean(v) for k, v in diagnostics.items()}
         diagnostics["explained_variance"] = explained_variance(traj.value, targets)
         metrics = metrics._replace(diagnostics=diagnostics)

@@ -62,10 +62,35 @@ _ALGORITHM = dict(wiring="fully_connected", sigma_mode="paper", bootstrap_trunca
 """What the paper does not state: the algorithm as written, without the reference code's quirks."""
 
 _TABLE1 = dict(
-    _ALGORITHM, hidden_size=32, gamma=0.99, lambda_actor=0.99, lambda_critic=0.99, lambda_rnn=0.99,
-    optimizer="adam", optimizer_rnn=None, adam_eps=1e-8, obgd_kappa=2.0, reward_scaling=False, lr_td=1e-3, lr_actor=None, lr_critic=None, lr_rnn=1e-3, gradient_clip=1.0,
-    trace_mode="accumulate", eta_pi=1.0, eta_f=1.0, entropy_rate=1e-5, eta=0.0, dt=1.0, num_envs=1, meta_rl=True,
-    train_rnn=True, normalize_obs=False, normalize_reward=False, var_scaling=False, f_align=True,
+    _ALGORITHM,
+    hidden_size=32,
+    gamma=0.99,
+    lambda_actor=0.99,
+    lambda_critic=0.99,
+    lambda_rnn=0.99,
+    optimizer="adam",
+    optimizer_rnn=None,
+    adam_eps=1e-8,
+    obgd_kappa=2.0,
+    reward_scaling=False,
+    lr_td=1e-3,
+    lr_actor=None,
+    lr_critic=None,
+    lr_rnn=1e-3,
+    gradient_clip=1.0,
+    trace_mode="accumulate",
+    eta_pi=1.0,
+    eta_f=1.0,
+    entropy_rate=1e-5,
+    eta=0.0,
+    dt=1.0,
+    num_envs=1,
+    meta_rl=True,
+    train_rnn=True,
+    normalize_obs=False,
+    normalize_reward=False,
+    var_scaling=False,
+    f_align=True,
 )
 """Table 1: 32 neurons, gamma and every lambda 0.99, alpha_A = alpha_C = alpha_R = 1e-3 (Adam), gradient
 norm clip 1.0, no learning-rate decay, entropy 1e-5, actor trace scale 1, dt 1, batch size 1, no
@@ -73,12 +98,26 @@ observation normalisation; the algorithms' accumulating traces, discounted TD er
 alignment in the RFLO branch."""
 
 _CODE = dict(
-    _TABLE1, lr_td=1e-5, lr_rnn=1e-5, gradient_clip=None, trace_mode="dutch", f_align=False,
+    _TABLE1,
+    lr_td=1e-5,
+    lr_rnn=1e-5,
+    gradient_clip=None,
+    trace_mode="dutch",
+    f_align=False,
     # that code's behaviour where it departs from the algorithm (docs/compat.md); its later
     # snapshot's two departures (normalize_eval_only, var_scaling_live_gradient) stay off
-    compat=Compat(average_logprob_over_dims=True, continuous_actor_gradient=True, prev_action_at_reset=True,
-                  shared_action_key=True, unclipped_eval=True, lambda_rnn_zero=True, wiring_traces=True,
-                  rtrl_wrong_axis=True, lru_b_trace=True, eval_keeps_state=True),
+    compat=Compat(
+        average_logprob_over_dims=True,
+        continuous_actor_gradient=True,
+        prev_action_at_reset=True,
+        shared_action_key=True,
+        unclipped_eval=True,
+        lambda_rnn_zero=True,
+        wiring_traces=True,
+        rtrl_wrong_axis=True,
+        lru_b_trace=True,
+        eval_keeps_state=True,
+    ),
     bootstrap_truncation=False,
 )
 """The code snapshot published with the paper: Adam at 1e-5 for both groups, no clip, the dutch critic
@@ -94,12 +133,23 @@ NOT_PRESET = ("rnn", "gradient_mode", "unroll")
 def _rtrrl_family() -> None:
     for agent in RTRRL_FAMILY:
         table1 = dict(_TABLE1, f_align=agent != "rtrrl-rtrl")  # Algorithm 2: the RTRL branch is exact
-        register_preset(agent, Preset(
-            "paper-table1", "the paper's Table 1 and Algorithms 1-2: Adam 1e-3 everywhere, gradient clip 1.0",
-            tuple(table1.items())))
-        register_preset(agent, Preset(
-            "paper-code", "the authors' code published with the paper: Adam 1e-5, dutch critic trace, no feedback "
-            "alignment, paper-era evaluation, every reference quirk on", tuple(_CODE.items())))
+        register_preset(
+            agent,
+            Preset(
+                "paper-table1",
+                "the paper's Table 1 and Algorithms 1-2: Adam 1e-3 everywhere, gradient clip 1.0",
+                tuple(table1.items()),
+            ),
+        )
+        register_preset(
+            agent,
+            Preset(
+                "paper-code",
+                "the authors' code published with the paper: Adam 1e-5, dutch critic trace, no feedback "
+                "alignment, paper-era evaluation, every reference quirk on",
+                tuple(_CODE.items()),
+            ),
+        )
 
 
 _rtrrl_family()

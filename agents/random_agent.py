@@ -57,7 +57,9 @@ class RandomAgent:
         env_state, _ = jax.vmap(env.reset)(jax.random.split(reset_key, self.config.num_envs))
         return RandomTrainState(uniform_action_distribution(env.spec), env_state, key)
 
-    def train(self, state: RandomTrainState, env: EnvLike, num_iterations: int) -> tuple[RandomTrainState, TrainMetrics]:
+    def train(
+        self, state: RandomTrainState, env: EnvLike, num_iterations: int
+    ) -> tuple[RandomTrainState, TrainMetrics]:
         n = self.config.num_envs
 
         def iteration(s: RandomTrainState):

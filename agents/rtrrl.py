@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import optax
 
 from agents import ctrnn, lru
-from agents.normalize import RunningStats, init_stats, normalize, update_stats
 from agents.base import EnvLike, EnvSpecLike, PRNGKey, TimeStepLike, TrainMetrics, episode_metrics, scan_iterations
 from agents.heads import CategoricalHead, GaussianHead, Head, make_head, meta_rl_input, no_action
+from agents.normalize import RunningStats, init_stats, normalize, update_stats
 
 
 @dataclass(frozen=True)
@@ -196,8 +196,9 @@ class RTRRLConfig:
             raise ValueError(f"sigma_mode must be 'paper' or 'softplus' (got {self.sigma_mode!r})")
         if self.hidden_size < 1 or self.num_envs < 1 or self.unroll < 1:
             raise ValueError("hidden_size, num_envs and unroll must be at least 1")
-        if not 0.0 <= self.gamma <= 1.0 or not all(0.0 <= x <= 1.0 for x in (
-                self.lambda_actor, self.lambda_critic, self.lambda_rnn)):
+        if not 0.0 <= self.gamma <= 1.0 or not all(
+            0.0 <= x <= 1.0 for x in (self.lambda_actor, self.lambda_critic, self.lambda_rnn)
+        ):
             raise ValueError("gamma and the lambdas must lie in [0, 1]")
         if self.dt <= 0 or (self.gradient_clip is not None and self.gradient_clip <= 0):
             raise ValueError("dt and gradient_clip must be positive")
@@ -308,7 +309,9 @@ DIAGNOSTICS = {
 """What `train` reports in `TrainMetrics.diagnostics` (the CT-RNN and LRU entries only for that core)."""
 
 
-def step_diagnostics(h: jax.Array | None, entropy: jax.Array, delta: jax.Array, value: jax.Array) -> dict[str, jax.Array]:
+def step_diagnostics(
+    h: jax.Array | None, entropy: jax.Array, delta: jax.Array, value: jax.Array
+) -> dict[str, jax.Array]:
     """Per-step health numbers of one env (`h`: the CT-RNN state, None for other cores)."""
     out = {"entropy": entropy, "td_error": delta, "abs_td_error": jnp.abs(delta), "value": value}
     if h is not None:
@@ -345,8 +348,9 @@ class RTRRLAgent:
     name: ClassVar[str] = "rtrrl"
 
     # ---- pieces -------------------------------------------------------------------------------
-    def _input(self, head: Head, obs: jax.Array, prev_encoded: jax.Array, reward: jax.Array,
-               done: jax.Array) -> jax.Array:
+    def _input(
+        self, head: Head, obs: jax.Array, prev_encoded: jax.Array, reward: jax.Array, done: jax.Array
+    ) -> jax.Array:
         """Meta-RL input [algorithm.md A2] from the encoded previous action; both slots are zero at an
         episode's first step (compat: the reference's one-hot of action 0 in the action slot)."""
         if not self.config.meta_rl:
@@ -357,8 +361,14 @@ class RTRRLAgent:
             return jnp.concatenate([obs, slot, keep * reward[None]])
         return meta_rl_input(obs, prev_encoded, reward, done)
 
-    def _normalized(self, obs_stats: RunningStats, reward_stats: RunningStats, obs: jax.Array,
-                    reward: jax.Array, training: bool = False) -> tuple[jax.Array, jax.Array]:
+    def _normalized(
+        self,
+        obs_stats: RunningStats,
+        reward_stats: RunningStats,
+        obs: jax.Array,
+        reward: jax.Array,
+        training: bool = False,
+    ) -> tuple[jax.Array, jax.Array]:
         """Observation and reward as the network sees them."""
         if training and self.config.compat.normalize_eval_only:
             return obs, reward
@@ -394,8 +404,9 @@ class RTRRLAgent:
             return lru.zero_trace(rnn)
         return ctrnn.zero_rflo(rnn) if self.config.gradient_mode == "rflo" else ctrnn.zero_rtrl(rnn)
 
-    def _core(self, rnn: Any, wiring: jax.Array | None, state: jax.Array, trace: Any,
-              x: jax.Array) -> tuple[jax.Array, Any, jax.Array]:
+    def _core(
+        self, rnn: Any, wiring: jax.Array | None, state: jax.Array, trace: Any, x: jax.Array
+    ) -> tuple[jax.Array, Any, jax.Array]:
         """(new state, new trace, output) of one core step."""
         cfg = self.config
         if rnn is None:
@@ -410,7 +421,9 @@ class RTRRLAgent:
             return h, ctrnn.rflo_update(rnn, trace, state, u, xi, cfg.dt, trace_mask), h
         return h, ctrnn.rtrl_update(rnn, trace, state, u, xi, cfg.dt, trace_mask, wiring), h
 
-    def _forward(self, rnn: Any, wiring: jax.Array | None, state: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def _forward(
+        self, rnn: Any, wiring: jax.Array | None, state: jax.Array, x: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
         """Core step without a trace (acting only)."""
         if rnn is None:
             return state, x
@@ -452,8 +465,10 @@ class RTRRLAgent:
     def _optimizers(self) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
         """(actor and critic, RNN): the two groups each with its own step sizes and rule."""
         cfg = self.config
-        return (self._optimizer(self._td_learning_rates(), cfg.optimizer),
-                self._optimizer(cfg.lr_rnn, cfg.optimizer_rnn or cfg.optimizer))
+        return (
+            self._optimizer(self._td_learning_rates(), cfg.optimizer),
+            self._optimizer(cfg.lr_rnn, cfg.optimizer_rnn or cfg.optimizer),
+        )
 
     def _bound_overshoot(self, direction: Params, z: Params, delta: jax.Array) -> Params:
         """One env's direction with each 'obgd' group (actor; critic; RNN) shrunk by `obgd_scale`."""
@@ -462,8 +477,9 @@ class RTRRLAgent:
             ro = direction.readouts
             actor = obgd_scale(lrs.actor, cfg.obgd_kappa, delta, z.readouts.actor)
             critic = obgd_scale(lrs.critic, cfg.obgd_kappa, delta, (z.readouts.critic, z.readouts.critic_bias))
-            direction = direction._replace(readouts=Readouts(actor * ro.actor, critic * ro.critic,
-                                                             critic * ro.critic_bias))
+            direction = direction._replace(
+                readouts=Readouts(actor * ro.actor, critic * ro.critic, critic * ro.critic_bias)
+            )
         if (cfg.optimizer_rnn or cfg.optimizer) == "obgd" and direction.rnn is not None:
             scale = obgd_scale(cfg.lr_rnn, cfg.obgd_kappa, delta, z.rnn)
             direction = direction._replace(rnn=jax.tree_util.tree_map(lambda x: scale * x, direction.rnn))
@@ -491,16 +507,27 @@ class RTRRLAgent:
                 return decay * t + (1.0 - alpha * decay * jnp.vdot(t, gi)) * gi
         else:
             critic_step = accumulate(cfg.lambda_critic)
-        readouts = Readouts(actor, critic_step(z.readouts.critic, g.readouts.critic),
-                            critic_step(z.readouts.critic_bias, g.readouts.critic_bias))
+        readouts = Readouts(
+            actor,
+            critic_step(z.readouts.critic, g.readouts.critic),
+            critic_step(z.readouts.critic_bias, g.readouts.critic_bias),
+        )
         if cfg.lambda_rnn == 0.0 and cfg.compat.lambda_rnn_zero:
             rnn = g.rnn
         else:
             rnn = jax.tree_util.tree_map(accumulate(cfg.lambda_rnn), z.rnn, g.rnn)
         return Params(readouts, rnn)
 
-    def learning_signals(self, params: Params, feedback: Readouts, head: Head, h: jax.Array, state: jax.Array,
-                         trace: Any, action: jax.Array) -> tuple[Params, Params]:
+    def learning_signals(
+        self,
+        params: Params,
+        feedback: Readouts,
+        head: Head,
+        h: jax.Array,
+        state: jax.Array,
+        trace: Any,
+        action: jax.Array,
+    ) -> tuple[Params, Params]:
         """(TD-objective gradient g_t, entropy gradient) for one env at core output h [algorithm.md A11, A12].
 
         L_TD = eta_pi log pi(a|h) + V(h) at the fixed sampled action; readout gradients are
@@ -516,6 +543,7 @@ class RTRRLAgent:
         ent_bar = cfg.entropy_rate * jax.grad(lambda o: head.entropy(o, avg))(out)
         v_bar = jnp.ones(())  # dL/dV
         if cfg.var_scaling and isinstance(head, GaussianHead):
+
             def scale(o):
                 return jnp.minimum(jnp.mean(head.scale(o)), 1.0)
 
@@ -549,8 +577,11 @@ class RTRRLAgent:
         feedback = Readouts(_glorot(k_ba, (d, a_out)), _glorot(k_bc, (d, 1))[:, 0], jnp.zeros(()))
         params = Params(readouts, rnn)
         # its own stream (fold_in), so the wiring option leaves every other random draw unchanged
-        wiring = None if rnn is None else ctrnn.make_wiring(
-            jax.random.fold_in(k_rnn, 1), cfg.wiring, in_size, cfg.hidden_size, a_out + 1)
+        wiring = (
+            None
+            if rnn is None
+            else ctrnn.make_wiring(jax.random.fold_in(k_rnn, 1), cfg.wiring, in_size, cfg.hidden_size, a_out + 1)
+        )
 
         n = cfg.num_envs
         env_state, ts = jax.vmap(env.reset)(jax.random.split(k_env, n))
@@ -568,9 +599,21 @@ class RTRRLAgent:
 
         carry = jax.vmap(first)(ts, self._action_keys(k_act))
         opt_td, opt_rnn = self._optimizers()
-        return RTRRLState(params, opt_td.init(readouts), opt_rnn.init(rnn) if rnn is not None else optax.EmptyState(),
-                          feedback, wiring, head, env_state, carry, jnp.zeros(()), obs_stats, reward_stats,
-                          init_stats(()), key)
+        return RTRRLState(
+            params,
+            opt_td.init(readouts),
+            opt_rnn.init(rnn) if rnn is not None else optax.EmptyState(),
+            feedback,
+            wiring,
+            head,
+            env_state,
+            carry,
+            jnp.zeros(()),
+            obs_stats,
+            reward_stats,
+            init_stats(()),
+            key,
+        )
 
     def _action_keys(self, key: PRNGKey) -> jax.Array:
         """One sampling key per env (the reference shared one across the batch: compat switch)."""
@@ -620,15 +663,21 @@ class RTRRLAgent:
                 bootstrap = jnp.where(ts.truncated, final_value, bootstrap)
             delta = ts.reward / reward_scale + cfg.gamma * bootstrap - s.r_bar - c.v_stored
             # update direction from the old traces (+ entropy, not traced)
-            critic_dir = lambda z: delta * z  # noqa: E731
+            critic_dir = lambda z: delta * z
             if cfg.trace_mode == "dutch":  # the reference's correction [algorithm.md A14]
                 alpha, diff = self._td_learning_rates().critic, value - c.v_stored
-                critic_dir = lambda z: delta * z + alpha * diff * (z - delta * z)  # noqa: E731
+                critic_dir = lambda z: delta * z + alpha * diff * (z - delta * z)
             direction = Params(
-                Readouts(delta * c.z.readouts.actor + g_ent.readouts.actor, critic_dir(c.z.readouts.critic),
-                         critic_dir(c.z.readouts.critic_bias)),
-                None if params.rnn is None else jax.tree_util.tree_map(
-                    lambda z, e: (cfg.eta_f * delta * z + e) * float(cfg.train_rnn), c.z.rnn, g_ent.rnn),
+                Readouts(
+                    delta * c.z.readouts.actor + g_ent.readouts.actor,
+                    critic_dir(c.z.readouts.critic),
+                    critic_dir(c.z.readouts.critic_bias),
+                ),
+                None
+                if params.rnn is None
+                else jax.tree_util.tree_map(
+                    lambda z, e: (cfg.eta_f * delta * z + e) * float(cfg.train_rnn), c.z.rnn, g_ent.rnn
+                ),
             )
             direction = self._bound_overshoot(direction, c.z, delta)
             weight = cfg.gamma * c.weight * (1.0 - d) + d if cfg.eta is None else c.weight
@@ -643,16 +692,30 @@ class RTRRLAgent:
 
         # the optimiser's ascent step: feed the negated direction to a minimiser, per group
         optimizer_td, optimizer_rnn = self._optimizers()
-        upd, opt_td = optimizer_td.update(jax.tree_util.tree_map(jnp.negative, direction.readouts), s.opt_td,
-                                          params.readouts)
+        upd, opt_td = optimizer_td.update(
+            jax.tree_util.tree_map(jnp.negative, direction.readouts), s.opt_td, params.readouts
+        )
         readouts = optax.apply_updates(params.readouts, upd)
         rnn, opt_rnn = params.rnn, s.opt_rnn
         if rnn is not None and cfg.train_rnn:
             upd, opt_rnn = optimizer_rnn.update(jax.tree_util.tree_map(jnp.negative, direction.rnn), s.opt_rnn, rnn)
             rnn = self._project(optax.apply_updates(rnn, upd))
         r_bar = s.r_bar if not cfg.eta else s.r_bar + cfg.eta * jnp.mean(delta)
-        new = RTRRLState(Params(readouts, rnn), opt_td, opt_rnn, s.feedback, wiring, head, env_state, carry, r_bar,
-                         obs_stats, reward_stats, return_stats, key)
+        new = RTRRLState(
+            Params(readouts, rnn),
+            opt_td,
+            opt_rnn,
+            s.feedback,
+            wiring,
+            head,
+            env_state,
+            carry,
+            r_bar,
+            obs_stats,
+            reward_stats,
+            return_stats,
+            key,
+        )
         metrics = episode_metrics(ts)._replace(diagnostics={k: jnp.mean(v) for k, v in diag.items()})
         return new, metrics
 

@@ -16,8 +16,9 @@ os.environ.setdefault("NPROC", "1")
 
 import functools
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import click
 
@@ -100,29 +101,48 @@ def ray_options(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
         ray = {name: kwargs.pop(name) for name in RAY_OPTIONS}
-        ray["given"] = [f"--{name.replace('_', '-')}" for name in RAY_OPTIONS
-                        if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+        ray["given"] = [
+            f"--{name.replace('_', '-')}"
+            for name in RAY_OPTIONS
+            if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+        ]
         return command(*args, ray=ray, **kwargs)
 
     options = [
-        click.option("--address", default=None, metavar="auto|HOST:PORT",
-                     help="Ray: the cluster to join (auto: the one `ray start` runs here); default: start Ray on this "
-                     "machine."),
+        click.option(
+            "--address",
+            default=None,
+            metavar="auto|HOST:PORT",
+            help="Ray: the cluster to join (auto: the one `ray start` runs here); default: start Ray on this machine.",
+        ),
         click.option("--ray-cpus", type=float, default=1.0, show_default=True, help="Ray: CPUs each unit asks for."),
-        click.option("--ray-gpus", type=float, default=None,
-                     help="Ray: GPU share each unit asks for (default: 0.25 on a cluster with GPUs, else 0)."),
-        click.option("--max-retries", type=int, default=3, show_default=True,
-                     help="Ray: reruns of a unit whose worker process or node is lost, before a failure record."),
-        click.option("--exception-retries", type=int, default=1, show_default=True,
-                     help="Ray: reruns of a unit whose code raised, before a failure record."),
+        click.option(
+            "--ray-gpus",
+            type=float,
+            default=None,
+            help="Ray: GPU share each unit asks for (default: 0.25 on a cluster with GPUs, else 0).",
+        ),
+        click.option(
+            "--max-retries",
+            type=int,
+            default=3,
+            show_default=True,
+            help="Ray: reruns of a unit whose worker process or node is lost, before a failure record.",
+        ),
+        click.option(
+            "--exception-retries",
+            type=int,
+            default=1,
+            show_default=True,
+            help="Ray: reruns of a unit whose code raised, before a failure record.",
+        ),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
 
 
-def _ray_executor(executor: str, jobs: int | None, ray: dict[str, Any], plugins: Sequence[str],
-                  cache: str) -> Any:
+def _ray_executor(executor: str, jobs: int | None, ray: dict[str, Any], plugins: Sequence[str], cache: str) -> Any:
     """Check that the options fit the executor; for Ray, its executor (not yet connected)."""
     if executor == "local":
         if ray["given"]:
@@ -134,50 +154,123 @@ def _ray_executor(executor: str, jobs: int | None, ray: dict[str, Any], plugins:
     from benchmarks.executors.ray_executor import RayExecutor
 
     try:
-        return RayExecutor(ray["address"], plugins, ray["ray_cpus"], ray["ray_gpus"], ray["max_retries"],
-                           ray["exception_retries"], None if cache.lower() == "none" else cache)
+        return RayExecutor(
+            ray["address"],
+            plugins,
+            ray["ray_cpus"],
+            ray["ray_gpus"],
+            ray["max_retries"],
+            ray["exception_retries"],
+            None if cache.lower() == "none" else cache,
+        )
     except ConfigError as e:
         raise UserError(str(e)) from None
 
 
 @cli.command()
 @click.option("--suite", default="quick", show_default=True, help="Suite to run (see `rtrrl-bench list suites`).")
-@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard", "all"], case_sensitive=False), default=None,
-              help="Task list of a suite with difficulties (popgym; default: easy).")
+@click.option(
+    "--difficulty",
+    type=click.Choice(["easy", "medium", "hard", "all"], case_sensitive=False),
+    default=None,
+    help="Task list of a suite with difficulties (popgym; default: easy).",
+)
 @click.option("--task", "tasks", multiple=True, help="Run only these tasks (repeatable); default: the suite's.")
-@click.option("--agent", "agents", multiple=True,
-              help="Run only these agents (repeatable; NAME or NAME@PRESET); default: the suite's.")
-@click.option("--preset", "presets", multiple=True, metavar="[AGENT=]NAME",
-              help="Run a named preset (`rtrrl-bench list presets`) instead of the defaults: for every agent of the "
-              "run that has it, or for AGENT only (repeatable). Runs are labelled AGENT@NAME.")
+@click.option(
+    "--agent",
+    "agents",
+    multiple=True,
+    help="Run only these agents (repeatable; NAME or NAME@PRESET); default: the suite's.",
+)
+@click.option(
+    "--preset",
+    "presets",
+    multiple=True,
+    metavar="[AGENT=]NAME",
+    help="Run a named preset (`rtrrl-bench list presets`) instead of the defaults: for every agent of the "
+    "run that has it, or for AGENT only (repeatable). Runs are labelled AGENT@NAME.",
+)
 @click.option("--seeds", default=None, help="Seed count (3), range (0-4) or list (1,4,7); default: the suite's.")
 @click.option("--max-steps", type=int, callback=_positive, help="Override budget.max_env_steps.")
-@click.option("--eval-interval", type=int, callback=_positive, help="Override budget.eval_interval (env steps per evaluation).")
+@click.option(
+    "--eval-interval", type=int, callback=_positive, help="Override budget.eval_interval (env steps per evaluation)."
+)
 @click.option("--patience", type=int, callback=_positive, help="Override budget.patience (evaluations).")
-@click.option("--profile", type=click.Choice(["default", "paper"]), default="default", show_default=True,
-              help="Budgets: the suite's own per task, or the paper's (50M env steps, patience 20) everywhere.")
-@click.option("--block-size", type=int, callback=_positive, help="Seeds per vmapped block (default: all seeds of a pair).")
-@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False), help="Results directory.")
-@click.option("--set", "sets", multiple=True, metavar="SCOPE.FIELD=VALUE",
-              help="Override a setting: <agent>.<field>, task.<field>, budget.<field>, eval.<field> (repeatable).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML/JSON file of overrides (--set wins).")
-@click.option("--jobs", type=int, callback=_positive,
-              help="Local executor: worker processes (default: one per CPU core, at most 8, on CPU; 1 on an accelerator).")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Where units compute: this machine, or a Ray cluster (pip install -e '.[ray]').")
+@click.option(
+    "--profile",
+    type=click.Choice(["default", "paper"]),
+    default="default",
+    show_default=True,
+    help="Budgets: the suite's own per task, or the paper's (50M env steps, patience 20) everywhere.",
+)
+@click.option(
+    "--block-size", type=int, callback=_positive, help="Seeds per vmapped block (default: all seeds of a pair)."
+)
+@click.option(
+    "--out", default="results", show_default=True, type=click.Path(file_okay=False), help="Results directory."
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="SCOPE.FIELD=VALUE",
+    help="Override a setting: <agent>.<field>, task.<field>, budget.<field>, eval.<field> (repeatable).",
+)
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="TOML/JSON file of overrides (--set wins)."
+)
+@click.option(
+    "--jobs",
+    type=int,
+    callback=_positive,
+    help="Local executor: worker processes (default: one per CPU core, at most 8, on CPU; 1 on an accelerator).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where units compute: this machine, or a Ray cluster (pip install -e '.[ray]').",
+)
 @ray_options
-@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
-              help="Import a module that registers extra agents or tasks (repeatable).")
-@click.option("--compile-cache", default=lambda: os.environ.get("RTRRL_BENCH_COMPILE_CACHE", DEFAULT_CACHE),
-              show_default="$RTRRL_BENCH_COMPILE_CACHE or ~/.cache/rtrrl-bench/jax",
-              help="Persistent XLA compilation cache directory shared by runs and workers; 'none' turns it off.")
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Import a module that registers extra agents or tasks (repeatable).",
+)
+@click.option(
+    "--compile-cache",
+    default=lambda: os.environ.get("RTRRL_BENCH_COMPILE_CACHE", DEFAULT_CACHE),
+    show_default="$RTRRL_BENCH_COMPILE_CACHE or ~/.cache/rtrrl-bench/jax",
+    help="Persistent XLA compilation cache directory shared by runs and workers; 'none' turns it off.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would run and exit.")
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
-def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequence[str], presets: Sequence[str],
-        seeds: str | None, max_steps: int | None, eval_interval: int | None, patience: int | None, profile: str,
-        block_size: int | None, out: str, sets: Sequence[str], config_file: str | None, jobs: int | None,
-        executor: str, ray: dict[str, Any], plugins: Sequence[str], compile_cache: str, dry_run: bool,
-        progress: bool | None) -> None:
+def run(
+    suite: str,
+    difficulty: str | None,
+    tasks: Sequence[str],
+    agents: Sequence[str],
+    presets: Sequence[str],
+    seeds: str | None,
+    max_steps: int | None,
+    eval_interval: int | None,
+    patience: int | None,
+    profile: str,
+    block_size: int | None,
+    out: str,
+    sets: Sequence[str],
+    config_file: str | None,
+    jobs: int | None,
+    executor: str,
+    ray: dict[str, Any],
+    plugins: Sequence[str],
+    compile_cache: str,
+    dry_run: bool,
+    progress: bool | None,
+) -> None:
     """Train a grid of agents x tasks x seeds and write one JSON file per run (resumable)."""
     from benchmarks.config import ConfigError, load_config_file, merge_overrides, parse_set_options
     from benchmarks.plan import import_plugins, make_plan
@@ -188,13 +281,25 @@ def run(suite: str, difficulty: str | None, tasks: Sequence[str], agents: Sequen
     ray_executor = _ray_executor(executor, jobs, ray, plugins, compile_cache)  # option errors first
     try:
         import_plugins(plugins)
-        cli_budget = {k: v for k, v in {"max_env_steps": max_steps, "eval_interval": eval_interval,
-                                         "patience": patience}.items() if v is not None}
+        cli_budget = {
+            k: v
+            for k, v in {"max_env_steps": max_steps, "eval_interval": eval_interval, "patience": patience}.items()
+            if v is not None
+        }
         layers = [load_config_file(config_file)] if config_file else []
         layers += [{"budget": cli_budget} if cli_budget else {}, parse_set_options(list(sets))]
-        plan = make_plan(out_dir, suite, tasks or None, agents or None, parse_seeds(seeds),
-                         merge_overrides(*layers), block_size, difficulty.lower() if difficulty else None, profile,
-                         presets)
+        plan = make_plan(
+            out_dir,
+            suite,
+            tasks or None,
+            agents or None,
+            parse_seeds(seeds),
+            merge_overrides(*layers),
+            block_size,
+            difficulty.lower() if difficulty else None,
+            profile,
+            presets,
+        )
     except ConfigError as e:
         raise UserError(str(e)) from None
     if not dry_run:
@@ -254,13 +359,31 @@ def list_(what: str) -> None:
             if s.task_budgets:  # per-task budgets: their range
                 caps = [s.budget_for(t).max_env_steps for t in s.tasks]
                 steps = f"{min(caps):,}-{max(caps):,}"
-            t.add_row(s.name, str(len(s.tasks)), ", ".join(s.agents), str(s.seeds), steps,
-                      f"{b.eval_interval:,}", str(b.patience), s.description)
+            t.add_row(
+                s.name,
+                str(len(s.tasks)),
+                ", ".join(s.agents),
+                str(s.seeds),
+                steps,
+                f"{b.eval_interval:,}",
+                str(b.patience),
+                s.description,
+            )
         console.print(t)
     if what in ("all", "tasks"):
         t = Table(title="tasks")
-        for c in ("task", "package", "env id", "params", "obs kept", "obs dim", "actions", "max ep len", "paper",
-                  "description"):
+        for c in (
+            "task",
+            "package",
+            "env id",
+            "params",
+            "obs kept",
+            "obs dim",
+            "actions",
+            "max ep len",
+            "paper",
+            "description",
+        ):
             t.add_column(c)
         from benchmarks.envs import make_env
 
@@ -269,12 +392,25 @@ def list_(what: str) -> None:
             try:
                 spec = make_env(task).spec
                 obs_dim, ep_len = str(spec.obs_dim), str(spec.max_episode_length)
-                actions = (f"{spec.num_actions} discrete" if spec.action_kind == "discrete"
-                           else f"{spec.action_dim}-d box [{min(spec.action_low):g}, {max(spec.action_high):g}]")
+                actions = (
+                    f"{spec.num_actions} discrete"
+                    if spec.action_kind == "discrete"
+                    else f"{spec.action_dim}-d box [{min(spec.action_low):g}, {max(spec.action_high):g}]"
+                )
             except Exception as e:  # a package without a backend here: still list the task
                 obs_dim, actions, ep_len = "?", f"unavailable ({type(e).__name__})", str(task.max_episode_length)
-            t.add_row(task.id, task.package, task.env_id, params, str(task.obs_mask or "all"), obs_dim, actions,
-                      ep_len, ", ".join(task.paper_rows), task.description)
+            t.add_row(
+                task.id,
+                task.package,
+                task.env_id,
+                params,
+                str(task.obs_mask or "all"),
+                obs_dim,
+                actions,
+                ep_len,
+                ", ".join(task.paper_rows),
+                task.description,
+            )
         console.print(t)
     if what in ("all", "agents"):
         for name in agent_registry.AGENTS:
@@ -300,11 +436,21 @@ def list_(what: str) -> None:
 @cli.command()
 @click.option("--results", default="results", show_default=True, type=click.Path(file_okay=False))
 @click.option("--out", default=None, help="Report directory (default: <results>/report).")
-@click.option("--reps", type=int, default=50_000, show_default=True, callback=_positive,
-              help="Bootstrap resamples for the aggregate metrics.")
+@click.option(
+    "--reps",
+    type=int,
+    default=50_000,
+    show_default=True,
+    callback=_positive,
+    help="Bootstrap resamples for the aggregate metrics.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every resampler and permutation test.")
-@click.option("--screenshot/--no-screenshot", default=True, show_default=True,
-              help="Render the leaderboard in headless Chromium to screenshot.png (when installed).")
+@click.option(
+    "--screenshot/--no-screenshot",
+    default=True,
+    show_default=True,
+    help="Render the leaderboard in headless Chromium to screenshot.png (when installed).",
+)
 def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool) -> None:
     """Validate every result file and build the report (markdown, CSV/LaTeX, figures, HTML)."""
     from reports.build import Options, build_report
@@ -313,7 +459,9 @@ def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool
     if not res.is_dir():
         raise UserError(f"no results directory {res}")
     try:
-        built = build_report(res, Path(out) if out else res / "report", Options(reps=reps, seed=seed, screenshot=screenshot))
+        built = build_report(
+            res, Path(out) if out else res / "report", Options(reps=reps, seed=seed, screenshot=screenshot)
+        )
     except OSError as e:
         raise UserError(f"cannot write the report: {e}") from None
     click.echo(f"report: {built.readme}")
@@ -325,19 +473,45 @@ def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool
 
 
 @cli.command()
-@click.option("--measure", is_flag=True,
-              help="Re-measure the floors with the runner (random agent, the floor protocol) and write the constants.")
-@click.option("--write", "write_to", is_flag=False, flag_value="", default=None, type=click.Path(dir_okay=False),
-              metavar="[FILE]", help="Write the constants to FILE (default rtrrl_data/normalization.json); "
-              "without --measure/--from: rewrite the stored floors with the current ceilings.")
-@click.option("--task", "tasks", multiple=True, metavar="ID", help="Only these tasks (repeatable); default: every task.")
-@click.option("--results", "results_dir", type=click.Path(file_okay=False), default=None,
-              help="With --measure: keep the runs here (finished ones are reused); default: a temporary directory.")
-@click.option("--from", "from_dir", type=click.Path(file_okay=False), default=None,
-              help="Compute the floors from `rtrrl-bench run --suite normalization --out DIR` instead of measuring.")
-@click.option("--jobs", type=int, default=1, show_default=True, callback=_positive, help="Worker processes for --measure.")
-def normalization(measure: bool, write_to: str | None, tasks: Sequence[str], results_dir: str | None,
-                  from_dir: str | None, jobs: int) -> None:
+@click.option(
+    "--measure",
+    is_flag=True,
+    help="Re-measure the floors with the runner (random agent, the floor protocol) and write the constants.",
+)
+@click.option(
+    "--write",
+    "write_to",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    type=click.Path(dir_okay=False),
+    metavar="[FILE]",
+    help="Write the constants to FILE (default rtrrl_data/normalization.json); "
+    "without --measure/--from: rewrite the stored floors with the current ceilings.",
+)
+@click.option(
+    "--task", "tasks", multiple=True, metavar="ID", help="Only these tasks (repeatable); default: every task."
+)
+@click.option(
+    "--results",
+    "results_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="With --measure: keep the runs here (finished ones are reused); default: a temporary directory.",
+)
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Compute the floors from `rtrrl-bench run --suite normalization --out DIR` instead of measuring.",
+)
+@click.option(
+    "--jobs", type=int, default=1, show_default=True, callback=_positive, help="Worker processes for --measure."
+)
+def normalization(
+    measure: bool, write_to: str | None, tasks: Sequence[str], results_dir: str | None, from_dir: str | None, jobs: int
+) -> None:
     """Show the normalization constants (floor = random agent, ceiling), or re-measure the floors."""
     from rich.markup import escape
     from rich.table import Table
@@ -370,8 +544,13 @@ def normalization(measure: bool, write_to: str | None, tasks: Sequence[str], res
             command = _command_line()
             if measure:
                 _enable_cache(os.environ.get("RTRRL_BENCH_COMPILE_CACHE", DEFAULT_CACHE))
-                floors = floors_mod.measure_floors(task_ids or None, results_dir=Path(results_dir) if results_dir else None,
-                                             jobs=jobs, command=command, verbose=True)
+                floors = floors_mod.measure_floors(
+                    task_ids or None,
+                    results_dir=Path(results_dir) if results_dir else None,
+                    jobs=jobs,
+                    command=command,
+                    verbose=True,
+                )
             else:
                 floors = floors_mod.floors_from_results(Path(from_dir), task_ids or None)
             doc = norm.constants(floors, floors_mod.protocol(), task_ids or None)
@@ -388,13 +567,21 @@ def normalization(measure: bool, write_to: str | None, tasks: Sequence[str], res
 
     console = _console()
     p = doc["floor_protocol"]
-    t = Table(title=f"normalization constants v{doc['version']} (floor: {p['agent']}, seeds {p['seeds']}, "
-                    f"{p['budget']['max_env_steps']:,} env steps; measured {p['measured_utc']})")
+    t = Table(
+        title=f"normalization constants v{doc['version']} (floor: {p['agent']}, seeds {p['seeds']}, "
+        f"{p['budget']['max_env_steps']:,} env steps; measured {p['measured_utc']})"
+    )
     for c in ("task", "floor", "± std", "floor (final)", "ceiling", "ceiling source"):
         t.add_column(c)
     for tid, c in doc["tasks"].items():
-        t.add_row(escape(tid), f"{c['floor']:.4g}", f"{c['floor_std']:.2g}", f"{c['floor_final']:.4g}",
-                  f"{c['ceiling']:.4g}", escape(c["ceiling_source"]))
+        t.add_row(
+            escape(tid),
+            f"{c['floor']:.4g}",
+            f"{c['floor_std']:.2g}",
+            f"{c['floor_final']:.4g}",
+            f"{c['ceiling']:.4g}",
+            escape(c["ceiling_source"]),
+        )
     console.print(t)
     if target is not None:
         try:

@@ -70,7 +70,9 @@ def parse_set_options(items: list[str]) -> dict[str, dict[str, Any]]:
         key, sep, value = item.partition("=")
         scope, dot, name = key.strip().partition(".")
         if not sep or not dot or not scope or not name:
-            raise ConfigError(f"--set {item!r}: expected SCOPE.FIELD=VALUE, e.g. random.num_envs=4 or budget.patience=5")
+            raise ConfigError(
+                f"--set {item!r}: expected SCOPE.FIELD=VALUE, e.g. random.num_envs=4 or budget.patience=5"
+            )
         *groups, field = name.split(".")  # `rtrrl.compat.shared_action_key`: a nested settings group
         target = out.setdefault(scope, {})
         for group in groups:
@@ -110,6 +112,7 @@ def load_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def merge_overrides(*layers: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Later layers win (config file first, then --set)."""
+
     def merge(into: dict[str, Any], fields: dict[str, Any]) -> None:
         for name, value in fields.items():
             if isinstance(value, dict) and isinstance(into.get(name), dict):  # a nested group: merge, not replace

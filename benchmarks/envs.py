@@ -13,8 +13,9 @@ import contextlib
 import functools
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -157,8 +158,10 @@ class Environment:
         reward = jnp.asarray(reward, jnp.float32)
         terminated = jnp.asarray(terminated, bool)
         time = state.time + 1
-        truncated = jnp.logical_or(limit_episode(time, terminated, self.spec.max_episode_length),
-                                   jnp.logical_and(own_truncated, jnp.logical_not(terminated)))
+        truncated = jnp.logical_or(
+            limit_episode(time, terminated, self.spec.max_episode_length),
+            jnp.logical_and(own_truncated, jnp.logical_not(terminated)),
+        )
         if self.truncation_is_termination:
             terminated, truncated = jnp.logical_or(terminated, truncated), jnp.zeros((), bool)
         done = jnp.logical_or(terminated, truncated)
@@ -259,19 +262,33 @@ def _popgym_env(task: Task) -> Environment:
     if isinstance(act, core.Box):
         adim = len(act.low)
         kind, n, low, high = "continuous", 0, tuple(act.low), tuple(act.high)
-        to_env = lambda a: a  # noqa: E731
+        to_env = lambda a: a
     else:
         kind, n, adim = "discrete", core.num_actions(act), 1
         low, high = (0.0,), (float(n - 1),)
-        to_env = lambda a: core.unravel_action(act, a)  # noqa: E731
-    spec = EnvSpec(obs_dim=len(keep) if keep is not None else obs_dim, action_kind=kind, num_actions=n,
-                   action_dim=adim, action_low=low, action_high=high, max_episode_length=length)
+        to_env = lambda a: core.unravel_action(act, a)
+    spec = EnvSpec(
+        obs_dim=len(keep) if keep is not None else obs_dim,
+        action_kind=kind,
+        num_actions=n,
+        action_dim=adim,
+        action_low=low,
+        action_high=high,
+        max_episode_length=length,
+    )
 
     def raw_step(key, state, action):
         return env.step(key, state, to_env(action))
 
-    return Environment(spec, env.reset, raw_step, keep, task.truncation_is_termination,
-                       raw_autoreset=env.autoreset, flatten=lambda obs: core.encode(space, obs))
+    return Environment(
+        spec,
+        env.reset,
+        raw_step,
+        keep,
+        task.truncation_is_termination,
+        raw_autoreset=env.autoreset,
+        flatten=lambda obs: core.encode(space, obs),
+    )
 
 
 BRAX_BACKENDS = ("spring", "positional", "generalized", "mjx")
@@ -307,7 +324,9 @@ def _brax_env(task: Task) -> Environment:
     if task.env_params:
         raise ValueError(f"task {task.id}: brax envs take constructor arguments (env_kwargs), not env params")
     if task.env_id not in brax_envs._envs:
-        raise UnsupportedTask(f"brax has no environment {task.env_id!r} (available: {', '.join(sorted(brax_envs._envs))})")
+        raise UnsupportedTask(
+            f"brax has no environment {task.env_id!r} (available: {', '.join(sorted(brax_envs._envs))})"
+        )
     try:
         env = load_brax_env(task.env_id, **kwargs)
     except TypeError as e:
@@ -315,8 +334,15 @@ def _brax_env(task: Task) -> Environment:
     length = task.max_episode_length or 1000  # brax's own training default (`episode_length`)
     obs_dim, adim = int(env.observation_size), int(env.action_size)
     keep = resolve_obs_mask(task.obs_mask, obs_dim)
-    spec = EnvSpec(obs_dim=len(keep) if keep is not None else obs_dim, action_kind="continuous", num_actions=0,
-                   action_dim=adim, action_low=(-1.0,) * adim, action_high=(1.0,) * adim, max_episode_length=length)
+    spec = EnvSpec(
+        obs_dim=len(keep) if keep is not None else obs_dim,
+        action_kind="continuous",
+        num_actions=0,
+        action_dim=adim,
+        action_low=(-1.0,) * adim,
+        action_high=(1.0,) * adim,
+        max_episode_length=length,
+    )
 
     # Some envs' step returns weakly typed leaves where their reset returns strong ones; the
     # auto-reset's select gives every leaf one type, so a carried state never changes type
@@ -345,7 +371,7 @@ def make_env(task: Task) -> Environment:
     return _make_env_cached(task)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _make_env_cached(task: Task) -> Environment:
     return _make_env(task)
 

@@ -39,8 +39,12 @@ def _budget_overrides(budget: Budget) -> dict[str, dict[str, Any]]:
     return {"eval": b.pop("eval"), "budget": b}
 
 
-def floors_from_results(results_dir: Path, task_ids: Sequence[str] | None = None,
-                        seeds: Sequence[int] = FLOOR_SEEDS, budget: Budget = FLOOR_BUDGET) -> dict[str, dict[str, Any]]:
+def floors_from_results(
+    results_dir: Path,
+    task_ids: Sequence[str] | None = None,
+    seeds: Sequence[int] = FLOOR_SEEDS,
+    budget: Budget = FLOOR_BUDGET,
+) -> dict[str, dict[str, Any]]:
     """Floors from the `normalization` suite's result files: every (task, seed) must be there,
     finished, and made with the random agent's defaults, the task's registered settings and `budget`."""
     task_ids = list(task_ids) if task_ids else sorted(TASKS)
@@ -63,10 +67,12 @@ def floors_from_results(results_dir: Path, task_ids: Sequence[str] | None = None
                 problems.append(f"{tid} seed {seed}: no result file")
             elif run.status not in ("completed", "early-stopped"):
                 problems.append(f"{tid} seed {seed}: {run.status} ({run.message})")
-            elif (run.config["budget"] != want_budget
-                  or {k: v for k, v in run.config["agent"].items() if k != "preset"} != want_agent
-                  or run.config["agent"].get("preset") is not None
-                  or run.config["task"] != TASKS[tid].to_config()):
+            elif (
+                run.config["budget"] != want_budget
+                or {k: v for k, v in run.config["agent"].items() if k != "preset"} != want_agent
+                or run.config["agent"].get("preset") is not None
+                or run.config["task"] != TASKS[tid].to_config()
+            ):
                 problems.append(f"{tid} seed {seed}: made with other settings than the floor protocol")
             elif not run.curve.eval_score or None in run.curve.eval_score or run.final_score is None:
                 problems.append(f"{tid} seed {seed}: non-finite scores")
@@ -87,10 +93,16 @@ def floors_from_results(results_dir: Path, task_ids: Sequence[str] | None = None
     return out
 
 
-def measure_floors(task_ids: Sequence[str] | None = None, *, seeds: Sequence[int] = FLOOR_SEEDS,
-                   budget: Budget = FLOOR_BUDGET, results_dir: Path | None = None, jobs: int = 1,
-                   command: str = "benchmarks.floors.measure_floors", verbose: bool = False,
-                   ) -> dict[str, dict[str, Any]]:
+def measure_floors(
+    task_ids: Sequence[str] | None = None,
+    *,
+    seeds: Sequence[int] = FLOOR_SEEDS,
+    budget: Budget = FLOOR_BUDGET,
+    results_dir: Path | None = None,
+    jobs: int = 1,
+    command: str = "benchmarks.floors.measure_floors",
+    verbose: bool = False,
+) -> dict[str, dict[str, Any]]:
     """Measure floors with the runner, as `rtrrl-bench run --suite normalization` does: plan, run
     each task's seeds as one vmapped block, write result files, then average them.
 

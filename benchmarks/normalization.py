@@ -86,8 +86,11 @@ def _cartpole(task: Task) -> Ceiling:
 
 def _bernoulli(task: Task) -> Ceiling:
     cap = _cap(task, 100)
-    return Ceiling(0.9 * cap, f"analytic (oracle, expected): the better arm pays 1 with probability 1 - reward_prob "
-                              f"= 0.9 in every episode, for {cap} steps")
+    return Ceiling(
+        0.9 * cap,
+        f"analytic (oracle, expected): the better arm pays 1 with probability 1 - reward_prob "
+        f"= 0.9 in every episode, for {cap} steps",
+    )
 
 
 GAUSSIAN_ORACLE_PER_STEP = math.exp(-0.5) / math.sqrt(2 * math.pi) - (1 - statistics.NormalDist().cdf(1.0))
@@ -96,9 +99,11 @@ GAUSSIAN_ORACLE_PER_STEP = math.exp(-0.5) / math.sqrt(2 * math.pi) - (1 - statis
 
 def _gaussian(task: Task) -> Ceiling:
     cap = _cap(task, 100)
-    return Ceiling(cap * GAUSSIAN_ORACLE_PER_STEP,
-                   f"analytic (oracle, expected): E[max(0, mu)] = {GAUSSIAN_ORACLE_PER_STEP:.4f} per step with mu ~ "
-                   f"N(-1, 1) (arm 0 pays 0), for {cap} steps")
+    return Ceiling(
+        cap * GAUSSIAN_ORACLE_PER_STEP,
+        f"analytic (oracle, expected): E[max(0, mu)] = {GAUSSIAN_ORACLE_PER_STEP:.4f} per step with mu ~ "
+        f"N(-1, 1) (arm 0 pays 0), for {cap} steps",
+    )
 
 
 def _popgym(task: Task) -> Ceiling:
@@ -120,39 +125,65 @@ CEILING_RULES: dict[str, Callable[[Task], Ceiling]] = {
     "popgym": _popgym,
     "CartPole-v1": _cartpole,
     "MemoryChain-bsuite": _constant(1.0, "analytic: one reward, +1 for the remembered bit, at the episode's last step"),
-    "DeepSea-bsuite": _constant(0.99, "analytic: +1 treasure after `size` right moves costing unscaled_move_cost/size "
-                                      "= 0.01/size each: 1 - 0.01 at every size"),
+    "DeepSea-bsuite": _constant(
+        0.99,
+        "analytic: +1 treasure after `size` right moves costing unscaled_move_cost/size "
+        "= 0.01/size each: 1 - 0.01 at every size",
+    ),
     "Catch-bsuite": _constant(1.0, "analytic: one reward, +1 for the catch, at the episode's last step"),
-    "DiscountingChain-bsuite": _constant(1.1, "analytic: the best chain (action 0 at the first step) pays "
-                                              "optimal_return = 1.1 once per episode"),
-    "UmbrellaChain-bsuite": _constant(1.0, "analytic (expected): +1 at the chain's end; the +-1 distractor rewards "
-                                           "do not depend on actions and average 0"),
+    "DiscountingChain-bsuite": _constant(
+        1.1, "analytic: the best chain (action 0 at the first step) pays optimal_return = 1.1 once per episode"
+    ),
+    "UmbrellaChain-bsuite": _constant(
+        1.0,
+        "analytic (expected): +1 at the chain's end; the +-1 distractor rewards do not depend on actions and average 0",
+    ),
     "BernoulliBandit-misc": _bernoulli,
     "GaussianBandit-misc": _gaussian,
-    "MountainCarContinuous-v0": _constant(100.0, "analytic upper bound: +100 on reaching the goal (which ends the "
-                                                 "episode) minus 0.1 a^2 per step"),
-    "Acrobot-v1": _constant(0.0, "analytic upper bound: -1 per step, 0 on the goal step; not attainable (the swing-up "
-                                 "takes many steps)"),
-    "Pendulum-v1": _constant(0.0, "analytic upper bound: reward -(theta^2 + 0.1 thdot^2 + 0.001 u^2) <= 0; not "
-                                  "attainable from random starts"),
+    "MountainCarContinuous-v0": _constant(
+        100.0, "analytic upper bound: +100 on reaching the goal (which ends the episode) minus 0.1 a^2 per step"
+    ),
+    "Acrobot-v1": _constant(
+        0.0, "analytic upper bound: -1 per step, 0 on the goal step; not attainable (the swing-up takes many steps)"
+    ),
+    "Pendulum-v1": _constant(
+        0.0, "analytic upper bound: reward -(theta^2 + 0.1 thdot^2 + 0.001 u^2) <= 0; not attainable from random starts"
+    ),
     # brax (every task capped at 1 000 steps)
-    "inverted_pendulum": lambda task: Ceiling(float(_cap(task, 1000)), f"analytic: +1 per step while the pole is "
-                                              f"up, at most {_cap(task, 1000)} steps (the episode cap)"),
-    "inverted_double_pendulum": lambda task: Ceiling(10.0 * _cap(task, 1000), "analytic upper bound: alive bonus 10 "
-                                                     "per step minus non-negative distance and velocity penalties, "
-                                                     f"{_cap(task, 1000)} steps; not attainable (the tip never "
-                                                     "sits exactly at y = 2)"),
-    "reacher": _constant(0.0, "analytic upper bound: -(distance to target) - sum(a^2) <= 0 per step; not "
-                              "attainable (the arm starts away from the target)"),
-    "hopper": lambda task: Ceiling(1.0 * _cap(task, 1000), "reference, not a maximum: healthy_reward 1 per step "
-                                   f"for a whole {_cap(task, 1000)}-step episode (survival without forward "
-                                   "progress); forward hopping scores above it"),
-    "ant": lambda task: Ceiling(1.0 * _cap(task, 1000), "reference, not a maximum: healthy_reward 1 per step for a "
-                                f"whole {_cap(task, 1000)}-step episode (survival without forward progress); "
-                                "walking forward scores above it"),
-    "halfcheetah": lambda task: Ceiling(1.0 * _cap(task, 1000), "reference, not a maximum: running at 1 m/s "
-                                        f"(forward_reward_weight 1) for {_cap(task, 1000)} steps, before control "
-                                        "costs; strong policies score several times this"),
+    "inverted_pendulum": lambda task: Ceiling(
+        float(_cap(task, 1000)),
+        f"analytic: +1 per step while the pole is up, at most {_cap(task, 1000)} steps (the episode cap)",
+    ),
+    "inverted_double_pendulum": lambda task: Ceiling(
+        10.0 * _cap(task, 1000),
+        "analytic upper bound: alive bonus 10 "
+        "per step minus non-negative distance and velocity penalties, "
+        f"{_cap(task, 1000)} steps; not attainable (the tip never "
+        "sits exactly at y = 2)",
+    ),
+    "reacher": _constant(
+        0.0,
+        "analytic upper bound: -(distance to target) - sum(a^2) <= 0 per step; not "
+        "attainable (the arm starts away from the target)",
+    ),
+    "hopper": lambda task: Ceiling(
+        1.0 * _cap(task, 1000),
+        "reference, not a maximum: healthy_reward 1 per step "
+        f"for a whole {_cap(task, 1000)}-step episode (survival without forward "
+        "progress); forward hopping scores above it",
+    ),
+    "ant": lambda task: Ceiling(
+        1.0 * _cap(task, 1000),
+        "reference, not a maximum: healthy_reward 1 per step for a "
+        f"whole {_cap(task, 1000)}-step episode (survival without forward progress); "
+        "walking forward scores above it",
+    ),
+    "halfcheetah": lambda task: Ceiling(
+        1.0 * _cap(task, 1000),
+        "reference, not a maximum: running at 1 m/s "
+        f"(forward_reward_weight 1) for {_cap(task, 1000)} steps, before control "
+        "costs; strong policies score several times this",
+    ),
 }
 """Family rules: a gymnax or brax env id (or `popgym` for every popgym port) -> the task's ceiling."""
 
@@ -188,8 +219,9 @@ def ceiling(task: Task) -> Ceiling:
 # ---- the document ------------------------------------------------------------------------------
 
 
-def constants(floors: dict[str, dict[str, Any]], floor_protocol: dict[str, Any],
-              task_ids: Sequence[str] | None = None) -> dict[str, Any]:
+def constants(
+    floors: dict[str, dict[str, Any]], floor_protocol: dict[str, Any], task_ids: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The JSON document for `task_ids` (default: every registered task): floors + ceilings.
     Raises ValueError if a floor is missing or not below its ceiling."""
     task_ids = sorted(task_ids) if task_ids else sorted(TASKS)
@@ -201,10 +233,16 @@ def constants(floors: dict[str, dict[str, Any]], floor_protocol: dict[str, Any],
         c = ceiling(TASKS[tid])
         entry = {k: floors[tid][k] for k in NUMBERS[:-1]}
         if not c.value > max(entry["floor"], entry["floor_final"]):
-            raise ValueError(f"{tid}: ceiling {c.value} is not above the floor {entry['floor']} / {entry['floor_final']}")
+            raise ValueError(
+                f"{tid}: ceiling {c.value} is not above the floor {entry['floor']} / {entry['floor_final']}"
+            )
         tasks[tid] = {**entry, "ceiling": c.value, "ceiling_source": c.source}
-    return {"version": NORMALIZATION_VERSION, "description": DESCRIPTION, "floor_protocol": floor_protocol,
-            "tasks": tasks}
+    return {
+        "version": NORMALIZATION_VERSION,
+        "description": DESCRIPTION,
+        "floor_protocol": floor_protocol,
+        "tasks": tasks,
+    }
 
 
 def fingerprint(doc: dict[str, Any]) -> str:

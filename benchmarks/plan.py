@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import agents as agent_registry
 from benchmarks.config import ConfigError, apply_overrides, config_hash, merge_overrides, to_jsonable
 from benchmarks.envs import UnsupportedTask, make_env
 from benchmarks.protocol import Budget, iterations_per_epoch
 from benchmarks.schema import SCHEMA_VERSION
-from benchmarks.storage import resume_state, result_path
+from benchmarks.storage import result_path, resume_state
 from benchmarks.suites import SUITES, Suite
 from benchmarks.tasks import OVERRIDABLE_TASK_FIELDS, TASKS, Task, resolve_task_id
 
@@ -105,16 +106,19 @@ def resolve_agents(labels: Sequence[str], presets: Sequence[str] = ()) -> list[s
         plain = [lab for lab in out if agent_registry.split_label(lab)[1] is None]  # labels without a preset
         if sep:
             if target not in plain:
-                raise ConfigError(f"--preset {request!r}: agent {target!r} is not in this run without a preset "
-                                  f"(its agents: {', '.join(out)})")
+                raise ConfigError(
+                    f"--preset {request!r}: agent {target!r} is not in this run without a preset "
+                    f"(its agents: {', '.join(out)})"
+                )
             _check_preset(target, preset)
             chosen = [target]
         else:
             chosen = [lab for lab in plain if preset in agent_registry.PRESETS.get(lab, {})]
             if not chosen:
                 have = sorted({p for a in plain for p in agent_registry.PRESETS.get(a, {})})
-                raise ConfigError(f"--preset {preset!r}: no agent of this run has it (their presets: "
-                                  f"{', '.join(have) or 'none'})")
+                raise ConfigError(
+                    f"--preset {preset!r}: no agent of this run has it (their presets: {', '.join(have) or 'none'})"
+                )
         for lab in chosen:
             out[out.index(lab)] = agent_registry.label(lab, preset)
     if len(set(out)) != len(out):
@@ -167,6 +171,7 @@ def make_plan(
     for scope in overrides:
         if scope not in valid_scopes:
             raise ConfigError(f"unknown override scope {scope!r}; valid: {', '.join(valid_scopes)}")
+
     def task_budget(task_id: str) -> Budget:
         try:
             budget = s.budget_for(task_id, profile)
@@ -194,8 +199,10 @@ def make_plan(
             agent = agent_registry.make_agent(a, cfg)
             spi = agent.steps_per_iteration(spec)
             if spi > budget.max_env_steps:
-                raise ConfigError(f"{a} on {t} consumes {spi:,} env steps per iteration, more than "
-                                  f"budget.max_env_steps={budget.max_env_steps:,}")
+                raise ConfigError(
+                    f"{a} on {t} consumes {spi:,} env steps per iteration, more than "
+                    f"budget.max_env_steps={budget.max_env_steps:,}"
+                )
             _, steps_per_epoch, num_epochs = iterations_per_epoch(spi, budget)
             probe = Unit(s.name, task, a, cfg, budget, (), steps_per_epoch, num_epochs, preset)
             todo = []

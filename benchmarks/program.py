@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,9 +25,18 @@ from benchmarks import compile_cache, provenance
 from benchmarks.config import config_hash
 from benchmarks.envs import Environment, make_env, tree_select
 from benchmarks.plan import Unit
-from benchmarks.protocol import (Budget, EvalProtocol, StopState, epoch_eval_key, final_eval_keys,
-                                 final_policy_score, initial_stop_state, iterations_per_epoch, next_stop_state,
-                                 paper_score)
+from benchmarks.protocol import (
+    Budget,
+    EvalProtocol,
+    StopState,
+    epoch_eval_key,
+    final_eval_keys,
+    final_policy_score,
+    initial_stop_state,
+    iterations_per_epoch,
+    next_stop_state,
+    paper_score,
+)
 from benchmarks.schema import RunResult
 
 # ---- the compiled block program -------------------------------------------------------------
@@ -42,8 +52,11 @@ class EpochOutput(NamedTuple):
 
 
 def all_finite(tree: Any) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
-              if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)]
+    leaves = [
+        jnp.all(jnp.isfinite(x))
+        for x in jax.tree_util.tree_leaves(tree)
+        if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.ones((), bool)
 
 
@@ -65,8 +78,9 @@ def make_block_program(agent: Agent, env: Environment, budget: Budget):
         # frozen seeds keep everything; a diverging seed keeps its last finite agent state
         new_stop = tree_select(stop.active, candidate, stop)
         agent_state = tree_select(jnp.logical_and(stop.active, finite), new_state, agent_state)
-        out = EpochOutput(stop.active, score, metrics.episode_return_sum, metrics.episodes, candidate.env_steps,
-                          metrics.diagnostics)
+        out = EpochOutput(
+            stop.active, score, metrics.episode_return_sum, metrics.episodes, candidate.env_steps, metrics.diagnostics
+        )
         return (agent_state, new_stop), out
 
     def final_one(carry, seed):
@@ -81,37 +95,74 @@ def make_block_program(agent: Agent, env: Environment, budget: Budget):
 
 # ---- results ---------------------------------------------------------------------------------
 
-EMPTY_CURVE: dict[str, Any] = {"env_steps": [], "wall_time": [], "eval_score": [], "train_return": [],
-                               "train_episodes": [], "diagnostics": {}}
+EMPTY_CURVE: dict[str, Any] = {
+    "env_steps": [],
+    "wall_time": [],
+    "eval_score": [],
+    "train_return": [],
+    "train_episodes": [],
+    "diagnostics": {},
+}
 
 
 def _none_if_nan(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def make_result(unit: Unit, seed: int, *, status: str, stop_reason: str, message: str | None, command: str,
-                started: str, curve: dict[str, Any] | None = None, best_score: float | None = None,
-                best_step: int | None = None, final_score: float | None = None, env_steps: int = 0,
-                timing: dict[str, Any] | None = None) -> RunResult:
+def make_result(
+    unit: Unit,
+    seed: int,
+    *,
+    status: str,
+    stop_reason: str,
+    message: str | None,
+    command: str,
+    started: str,
+    curve: dict[str, Any] | None = None,
+    best_score: float | None = None,
+    best_step: int | None = None,
+    final_score: float | None = None,
+    env_steps: int = 0,
+    timing: dict[str, Any] | None = None,
+) -> RunResult:
     """The one place a `RunResult` is assembled, for finished and failed runs alike."""
     curve = curve if curve is not None else EMPTY_CURVE
     scores = curve["eval_score"]
     cfg = unit.run_config(seed)
     return RunResult(
-        run_id=f"{unit.suite}/{unit.task.id}/{unit.label}/{seed}", suite=unit.suite, task=unit.task.id,
-        agent=unit.label, seed=seed, config=cfg, config_hash=config_hash(cfg), status=status,
-        message=message[:4000] if message else message, stop_reason=stop_reason, curve=curve,
-        best_score=best_score, best_step=best_step, final_eval_score=scores[-1] if scores else None,
-        final_score=final_score, env_steps=env_steps, num_evals=len(scores), timing=timing,
-        provenance={**provenance.static_provenance(), "started_utc": started, "ended_utc": provenance.utc_now(),
-                    "command": command},
+        run_id=f"{unit.suite}/{unit.task.id}/{unit.label}/{seed}",
+        suite=unit.suite,
+        task=unit.task.id,
+        agent=unit.label,
+        seed=seed,
+        config=cfg,
+        config_hash=config_hash(cfg),
+        status=status,
+        message=message[:4000] if message else message,
+        stop_reason=stop_reason,
+        curve=curve,
+        best_score=best_score,
+        best_step=best_step,
+        final_eval_score=scores[-1] if scores else None,
+        final_score=final_score,
+        env_steps=env_steps,
+        num_evals=len(scores),
+        timing=timing,
+        provenance={
+            **provenance.static_provenance(),
+            "started_utc": started,
+            "ended_utc": provenance.utc_now(),
+            "command": command,
+        },
     )
 
 
 def failure_results(unit: Unit, message: str, command: str, started: str) -> list[RunResult]:
     """One failure record per seed of a unit that produced no results (crash, lost worker)."""
-    return [make_result(unit, seed, status="failed", stop_reason="error", message=message, command=command,
-                        started=started) for seed in unit.seeds]
+    return [
+        make_result(unit, seed, status="failed", stop_reason="error", message=message, command=command, started=started)
+        for seed in unit.seeds
+    ]
 
 
 def _curve(outputs: list[EpochOutput], walls: list[float], i: int) -> dict[str, Any]:
@@ -121,18 +172,25 @@ def _curve(outputs: list[EpochOutput], walls: list[float], i: int) -> dict[str, 
         "env_steps": [int(o.env_steps[i]) for o, _ in rows],
         "wall_time": [round(w, 4) for _, w in rows],
         "eval_score": [_none_if_nan(float(o.score[i])) for o, _ in rows],
-        "train_return": [_none_if_nan(float(o.return_sum[i] / o.episodes[i])) if o.episodes[i] > 0 else None
-                         for o, _ in rows],
+        "train_return": [
+            _none_if_nan(float(o.return_sum[i] / o.episodes[i])) if o.episodes[i] > 0 else None for o, _ in rows
+        ],
         "train_episodes": [int(o.episodes[i]) for o, _ in rows],
-        "diagnostics": {name: [_none_if_nan(float(o.diagnostics[name][i])) for o, _ in rows]
-                        for name in sorted(outputs[0].diagnostics)},
+        "diagnostics": {
+            name: [_none_if_nan(float(o.diagnostics[name][i])) for o, _ in rows]
+            for name in sorted(outputs[0].diagnostics)
+        },
     }
 
 
 def _outcome(stop: StopState, i: int) -> tuple[str, str, str | None]:
     """(status, stop reason, message) of seed `i` from its final stop state."""
     if stop.diverged[i]:
-        return "diverged", "divergence", f"non-finite agent state or evaluation score after {int(stop.env_steps[i])} env steps"
+        return (
+            "diverged",
+            "divergence",
+            f"non-finite agent state or evaluation score after {int(stop.env_steps[i])} env steps",
+        )
     if not stop.active[i]:
         return "early-stopped", "patience", None
     return "completed", "budget", None
@@ -189,17 +247,34 @@ def _run_unit(unit: Unit, command: str, started: str, on_epoch: EpochCallback | 
     run_s = time.perf_counter() - t_run
 
     total_steps = int(np.sum(stop.env_steps))
-    timing = {"compile_s": compile_s, "run_s": run_s, "steps_per_s": total_steps / max(run_s, 1e-9),
-              "block_size": len(unit.seeds), "block_seeds": list(unit.seeds), "compile_cache": compile_cache.directory(),
-              "compile_cache_hits": cache_hits}
+    timing = {
+        "compile_s": compile_s,
+        "run_s": run_s,
+        "steps_per_s": total_steps / max(run_s, 1e-9),
+        "block_size": len(unit.seeds),
+        "block_seeds": list(unit.seeds),
+        "compile_cache": compile_cache.directory(),
+        "compile_cache_hits": cache_hits,
+    }
     results = []
     for i, seed in enumerate(unit.seeds):
         status, reason, message = _outcome(stop, i)
         best = float(stop.best[i])
-        results.append(make_result(
-            unit, seed, status=status, stop_reason=reason, message=message, command=command, started=started,
-            curve=_curve(outputs, walls, i), best_score=best if math.isfinite(best) else None,
-            best_step=int(stop.best_step[i]) if math.isfinite(best) else None,
-            final_score=_none_if_nan(float(final_scores[i])), env_steps=int(stop.env_steps[i]), timing=timing,
-        ))
+        results.append(
+            make_result(
+                unit,
+                seed,
+                status=status,
+                stop_reason=reason,
+                message=message,
+                command=command,
+                started=started,
+                curve=_curve(outputs, walls, i),
+                best_score=best if math.isfinite(best) else None,
+                best_step=int(stop.best_step[i]) if math.isfinite(best) else None,
+                final_score=_none_if_nan(float(final_scores[i])),
+                env_steps=int(stop.env_steps[i]),
+                timing=timing,
+            )
+        )
     return results

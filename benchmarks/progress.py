@@ -62,16 +62,23 @@ class GridProgress:
                 self.console.print(f"  {u.suite}/{u.task.id}/{u.label} seeds {_seed_range(u.seeds)}")
 
     # --- live --------------------------------------------------------------------------------
-    def __enter__(self) -> "GridProgress":
+    def __enter__(self) -> GridProgress:
         if self.enabled:
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[units]}"),
-                _SpeedColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                console=self.console, transient=False,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[units]}"),
+                _SpeedColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
             )
             self._progress.__enter__()
             self._task_id = self._progress.add_task(
-                "training", total=sum(self._remaining.values()), units=self._units_text())
+                "training", total=sum(self._remaining.values()), units=self._units_text()
+            )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -124,8 +131,10 @@ class GridProgress:
         speed = f", {timing.steps_per_s:,.0f} steps/s, compile {timing.compile_s:.1f} s" if timing else ""
         status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         best_txt = f", best {min(best):.4g}..{max(best):.4g}" if best else ""
-        line = (f"[{self.units_done}/{len(self.plan.units)}] {unit.task.id} {unit.label} seeds "
-                f"{_seed_range(unit.seeds)}: {status}{best_txt}{speed}")
+        line = (
+            f"[{self.units_done}/{len(self.plan.units)}] {unit.task.id} {unit.label} seeds "
+            f"{_seed_range(unit.seeds)}: {status}{best_txt}{speed}"
+        )
         self.console.print(line, markup=False, highlight=False)
         for r in results:
             if r.status == "failed":

@@ -60,7 +60,9 @@ class Budget:
         if not 1 <= self.max_env_steps < 2**31:  # step counters are int32 inside the jitted program
             raise ValueError(f"max_env_steps must be in [1, 2^31) (got {self.max_env_steps})")
         if not 1 <= self.eval_interval <= self.max_env_steps:
-            raise ValueError(f"eval_interval must be in [1, max_env_steps={self.max_env_steps}] (got {self.eval_interval})")
+            raise ValueError(
+                f"eval_interval must be in [1, max_env_steps={self.max_env_steps}] (got {self.eval_interval})"
+            )
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1 (got {self.patience})")
 
@@ -99,8 +101,9 @@ def initial_stop_state() -> StopState:
     return StopState(jnp.array(-jnp.inf, jnp.float32), i0, i0, jnp.ones((), bool), jnp.zeros((), bool), i0, i0)
 
 
-def next_stop_state(stop: StopState, score: jax.Array, finite: jax.Array, steps_per_epoch: int,
-                    patience: int) -> StopState:
+def next_stop_state(
+    stop: StopState, score: jax.Array, finite: jax.Array, steps_per_epoch: int, patience: int
+) -> StopState:
     """The stop rule after one epoch of an active seed [algorithm.md P6]: a strictly better finite score resets the
     patience count; `patience` evaluations without one end the seed; a non-finite agent state or
     score ends it as diverged (its last finite state is what the final score then uses)."""

@@ -9,7 +9,7 @@ this module; it validates files against the JSON Schema exported from it
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,15 +29,18 @@ class Curve(_Strict):
 
     env_steps: list[int] = Field(description="training env steps of this seed at the evaluation")
     wall_time: list[float] = Field(description="seconds since the block started running (compile excluded)")
-    eval_score: list[Optional[float]] = Field(description="paper metric [algorithm.md P5] at the evaluation")
-    train_return: list[Optional[float]] = Field(description="mean return of training episodes finished since the previous evaluation; null if none")
+    eval_score: list[float | None] = Field(description="paper metric [algorithm.md P5] at the evaluation")
+    train_return: list[float | None] = Field(
+        description="mean return of training episodes finished since the previous evaluation; null if none"
+    )
     train_episodes: list[int] = Field(description="training episodes finished since the previous evaluation")
-    diagnostics: dict[str, list[Optional[float]]] = Field(
+    diagnostics: dict[str, list[float | None]] = Field(
         default_factory=dict,
         description="the agent's learning-health numbers at each evaluation (name -> one value per evaluation), "
         "computed inside the training program: e.g. entropy, td_error, saturation for the RTRRL family; "
         "entropy, approx_kl, clip_fraction, value_loss, explained_variance for PPO (README: Learning "
-        "diagnostics); null where not finite (added in v2: absent in v1 files)")
+        "diagnostics); null where not finite (added in v2: absent in v1 files)",
+    )
 
 
 class Timing(_Strict):
@@ -46,22 +49,26 @@ class Timing(_Strict):
     steps_per_s: float = Field(description="all seeds' training env steps of the block / run_s")
     block_size: int = Field(description="seeds trained together in one vmapped program")
     block_seeds: list[int]
-    compile_cache: Optional[str] = Field(description="persistent compilation cache in use (compile_s is small on a hit); null if off")
-    compile_cache_hits: Optional[int] = Field(
-        default=None, description="programs of the block (init, epoch, final) loaded from the persistent cache "
-        "instead of compiled; null if the cache is off (added after v1's first files: absent there)")
+    compile_cache: str | None = Field(
+        description="persistent compilation cache in use (compile_s is small on a hit); null if off"
+    )
+    compile_cache_hits: int | None = Field(
+        default=None,
+        description="programs of the block (init, epoch, final) loaded from the persistent cache "
+        "instead of compiled; null if the cache is off (added after v1's first files: absent there)",
+    )
 
 
 class Provenance(_Strict):
-    git_commit: Optional[str]
-    git_dirty: Optional[bool]
+    git_commit: str | None
+    git_dirty: bool | None
     python: str
-    packages: dict[str, Optional[str]]
+    packages: dict[str, str | None]
     platform: str = Field(description="jax backend: cpu, gpu, tpu")
     device: str
     host: str
-    xla_flags: Optional[str]
-    nproc: Optional[str]
+    xla_flags: str | None
+    nproc: str | None
     started_utc: str
     ended_utc: str
     command: str
@@ -77,16 +84,20 @@ class RunResult(_Strict):
     config: dict[str, Any] = Field(description="agent hyperparameters, task settings, budget and evaluation protocol")
     config_hash: str = Field(description="sha256 of the canonical JSON of config")
     status: Status
-    message: Optional[str] = Field(description="why the run failed or diverged; null otherwise")
-    stop_reason: Optional[str] = Field(description="budget | patience | divergence | error")
+    message: str | None = Field(description="why the run failed or diverged; null otherwise")
+    stop_reason: str | None = Field(description="budget | patience | divergence | error")
     curve: Curve
-    best_score: Optional[float] = Field(description="best paper-metric score over evaluations (the paper's per-run result)")
-    best_step: Optional[int] = Field(description="env steps at the best evaluation")
-    final_eval_score: Optional[float] = Field(description="paper-metric score at the last evaluation")
-    final_score: Optional[float] = Field(description="final-policy score: mean return of complete episodes from shared eval keys")
+    best_score: float | None = Field(
+        description="best paper-metric score over evaluations (the paper's per-run result)"
+    )
+    best_step: int | None = Field(description="env steps at the best evaluation")
+    final_eval_score: float | None = Field(description="paper-metric score at the last evaluation")
+    final_score: float | None = Field(
+        description="final-policy score: mean return of complete episodes from shared eval keys"
+    )
     env_steps: int = Field(description="training env steps done by this seed")
     num_evals: int
-    timing: Optional[Timing]
+    timing: Timing | None
     provenance: Provenance
 
 

@@ -84,7 +84,7 @@ def resume_state(path: Path, config_hash: str) -> tuple[ResumeState, str]:
 
 def move_aside(path: Path, reason: str) -> Path:
     """Keep an old file under a name the loaders ignore (`*.json.<reason>-<utc>`), never overwrite it."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = path.with_name(f"{path.name}.{reason}-{stamp}")
     os.replace(path, target)
     return target
@@ -100,8 +100,12 @@ def write_plan(out_dir: Path, suite: str, runs: list[tuple[str, str, int]], comm
     runs = sorted(set(runs))
     digest = hashlib.sha256(json.dumps([suite, runs]).encode()).hexdigest()[:16]
     path = Path(out_dir) / suite / f"plan_{digest}.json"
-    data = {"format": PLAN_FORMAT, "suite": suite, "command": command,
-            "runs": [{"task": t, "agent": a, "seed": s} for t, a, s in runs]}
+    data = {
+        "format": PLAN_FORMAT,
+        "suite": suite,
+        "command": command,
+        "runs": [{"task": t, "agent": a, "seed": s} for t, a, s in runs],
+    }
     atomic_write_text(path, json.dumps(data, indent=1) + "\n")
     return path
 

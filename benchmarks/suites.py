@@ -62,24 +62,36 @@ def register_suite(suite: Suite) -> Suite:
     return suite
 
 
-register_suite(Suite(
-    name="smoke",
-    tasks=("CartPole-v1", "MemoryChain-4"),
-    agents=("random",),
-    seeds=2,
-    budget=Budget(max_env_steps=8_000, eval_interval=2_000, patience=PAPER_PATIENCE,
-                  eval=EvalProtocol(eval_steps=1_000, final_episodes=4)),
-    description="seconds: wiring checks for tests and CI",
-))
-register_suite(Suite(
-    name="quick",
-    tasks=("CartPole-vel", "CartPole-pos", "MemoryChain-4", "DeepSea-8", "Pendulum-v1"),
-    agents=("random", "linear-td", "rtrrl", "ppo"),
-    seeds=3,
-    budget=Budget(max_env_steps=500_000, eval_interval=20_000, patience=PAPER_PATIENCE,
-                  eval=EvalProtocol(eval_steps=10_000, final_episodes=10)),
-    description="the default: a few POMDP and control tasks, minutes on 2 cores",
-))
+register_suite(
+    Suite(
+        name="smoke",
+        tasks=("CartPole-v1", "MemoryChain-4"),
+        agents=("random",),
+        seeds=2,
+        budget=Budget(
+            max_env_steps=8_000,
+            eval_interval=2_000,
+            patience=PAPER_PATIENCE,
+            eval=EvalProtocol(eval_steps=1_000, final_episodes=4),
+        ),
+        description="seconds: wiring checks for tests and CI",
+    )
+)
+register_suite(
+    Suite(
+        name="quick",
+        tasks=("CartPole-vel", "CartPole-pos", "MemoryChain-4", "DeepSea-8", "Pendulum-v1"),
+        agents=("random", "linear-td", "rtrrl", "ppo"),
+        seeds=3,
+        budget=Budget(
+            max_env_steps=500_000,
+            eval_interval=20_000,
+            patience=PAPER_PATIENCE,
+            eval=EvalProtocol(eval_steps=10_000, final_episodes=10),
+        ),
+        description="the default: a few POMDP and control tasks, minutes on 2 cores",
+    )
+)
 
 
 def _paper_suite(name: str, table: str, agents: tuple[str, ...], description: str) -> Suite:
@@ -88,9 +100,18 @@ def _paper_suite(name: str, table: str, agents: tuple[str, ...], description: st
     return register_suite(Suite(name, tasks, agents=agents, seeds=5, budget=PAPER_BUDGET, description=description))
 
 
-_paper_suite("gymnax-paper", "table2", ("random", "linear-td", "rtrrl-rtrl", "rtrrl", "ppo-ctrnn"), "every row of the paper's Table 2 (gymnax, episodes capped at 500)")
-_paper_suite("lru-paper", "table3", ("random", "linear-td", "rtrrl-lru", "rtrrl", "ppo-ctrnn"),
-             "every row of the paper's Table 3: gymnax (episodes capped at 1 000) and popgym (Easy, our port)")
+_paper_suite(
+    "gymnax-paper",
+    "table2",
+    ("random", "linear-td", "rtrrl-rtrl", "rtrrl", "ppo-ctrnn"),
+    "every row of the paper's Table 2 (gymnax, episodes capped at 500)",
+)
+_paper_suite(
+    "lru-paper",
+    "table3",
+    ("random", "linear-td", "rtrrl-lru", "rtrrl", "ppo-ctrnn"),
+    "every row of the paper's Table 3: gymnax (episodes capped at 1 000) and popgym (Easy, our port)",
+)
 
 
 def _popgym_tasks(difficulty: str) -> tuple[str, ...]:
@@ -100,32 +121,42 @@ def _popgym_tasks(difficulty: str) -> tuple[str, ...]:
     return tuple(f"{name}{d}" for d in levels for name in FAMILIES)
 
 
-POPGYM_BUDGET = Budget(max_env_steps=2_000_000, eval_interval=50_000, patience=PAPER_PATIENCE,
-                       eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+POPGYM_BUDGET = Budget(
+    max_env_steps=2_000_000,
+    eval_interval=50_000,
+    patience=PAPER_PATIENCE,
+    eval=EvalProtocol(eval_steps=10_000, final_episodes=10),
+)
 """Hours, not days, on 2 CPU cores; popgym's own paper trains 15M steps (`--max-steps 15000000`)."""
 
 _META_RL_FOR_PPO = tuple((a, (("meta_rl", True),)) for a in ("ppo", "ppo-gru", "ppo-lstm", "ppo-ctrnn"))
 """popgym's games need the previous action in the input (`obs_requires_prev_action`); RTRRL always
 has it (the Meta-RL input), so the PPO agents get the same previous-action-and-reward input."""
 
-register_suite(Suite(
-    name="popgym",
-    tasks=_popgym_tasks("easy"),
-    agents=("random", "rtrrl", "ppo-gru"),
-    seeds=3,
-    budget=POPGYM_BUDGET,
-    description="RTRRL vs recurrent PPO on every popgym family (our JAX ports); --difficulty easy|medium|hard|all",
-    difficulties=tuple((d, _popgym_tasks(d)) for d in ("easy", "medium", "hard", "all")),
-    agent_settings=_META_RL_FOR_PPO,
-))
+register_suite(
+    Suite(
+        name="popgym",
+        tasks=_popgym_tasks("easy"),
+        agents=("random", "rtrrl", "ppo-gru"),
+        seeds=3,
+        budget=POPGYM_BUDGET,
+        description="RTRRL vs recurrent PPO on every popgym family (our JAX ports); --difficulty easy|medium|hard|all",
+        difficulties=tuple((d, _popgym_tasks(d)) for d in ("easy", "medium", "hard", "all")),
+        agent_settings=_META_RL_FOR_PPO,
+    )
+)
 
 
 BRAX_AGENTS = ("random", "linear-td", "rtrrl", "ppo", "ppo-gru", "ppo-ctrnn")
 
 
 def _brax_budget(max_env_steps: int) -> Budget:
-    return Budget(max_env_steps=max_env_steps, eval_interval=50_000, patience=PAPER_PATIENCE,
-                  eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+    return Budget(
+        max_env_steps=max_env_steps,
+        eval_interval=50_000,
+        patience=PAPER_PATIENCE,
+        eval=EvalProtocol(eval_steps=10_000, final_episodes=10),
+    )
 
 
 BRAX_BUDGET = _brax_budget(1_000_000)
@@ -138,56 +169,79 @@ BRAX_TASK_BUDGETS = (
 about an hour on 2 CPU cores (README, "brax": measured steps/s and projected hours). `--profile paper`
 gives every task the paper's 50M steps with patience 20 instead."""
 
-register_suite(Suite(
-    name="brax",
-    tasks=tuple(f"brax-{n}" for n in ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper")),
-    agents=BRAX_AGENTS,
-    seeds=3,
-    budget=BRAX_BUDGET,
-    description="RTRRL vs PPO on CPU-feasible brax continuous control (backend spring)",
-    task_budgets=BRAX_TASK_BUDGETS,
-))
-register_suite(Suite(
-    name="brax-heavy",
-    tasks=("brax-halfcheetah", "brax-ant"),
-    agents=BRAX_AGENTS,
-    seeds=3,
-    budget=BRAX_BUDGET,
-    description="opt-in: brax halfcheetah and ant (the reference's preset: spring, RTRRL with 64 envs); slow on CPU",
-    agent_settings=(("rtrrl", (("num_envs", 64),)), ("linear-td", (("num_envs", 64),))),
-))
+register_suite(
+    Suite(
+        name="brax",
+        tasks=tuple(f"brax-{n}" for n in ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper")),
+        agents=BRAX_AGENTS,
+        seeds=3,
+        budget=BRAX_BUDGET,
+        description="RTRRL vs PPO on CPU-feasible brax continuous control (backend spring)",
+        task_budgets=BRAX_TASK_BUDGETS,
+    )
+)
+register_suite(
+    Suite(
+        name="brax-heavy",
+        tasks=("brax-halfcheetah", "brax-ant"),
+        agents=BRAX_AGENTS,
+        seeds=3,
+        budget=BRAX_BUDGET,
+        description="opt-in: brax halfcheetah and ant (the reference's preset: spring, RTRRL with 64 envs); "
+        "slow on CPU",
+        agent_settings=(("rtrrl", (("num_envs", 64),)), ("linear-td", (("num_envs", 64),))),
+    )
+)
 
 
-SCREEN_BUDGET = Budget(max_env_steps=500_000, eval_interval=25_000, patience=PAPER_PATIENCE,
-                       eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+SCREEN_BUDGET = Budget(
+    max_env_steps=500_000,
+    eval_interval=25_000,
+    patience=PAPER_PATIENCE,
+    eval=EvalProtocol(eval_steps=10_000, final_episodes=10),
+)
 """1% of the paper's cap: 20 evaluations per run (so patience never ends one early)."""
-SCREEN_CARTPOLE_BUDGET = Budget(max_env_steps=5_000_000, eval_interval=50_000, patience=PAPER_PATIENCE,
-                                eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+SCREEN_CARTPOLE_BUDGET = Budget(
+    max_env_steps=5_000_000,
+    eval_interval=50_000,
+    patience=PAPER_PATIENCE,
+    eval=EvalProtocol(eval_steps=10_000, final_episodes=10),
+)
 """CartPole-vel gets 5M steps: the default must reach a median best of 475 within them."""
 
-register_suite(Suite(
-    name="rtrrl-screen",
-    tasks=(*(t.id for t in TASKS.values() if any(r.startswith("table2:") for r in t.paper_rows)),
-           *_popgym_tasks("easy")),
-    agents=("random", "rtrrl", "rtrrl@paper-table1", "rtrrl@paper-code"),
-    seeds=5,
-    budget=SCREEN_BUDGET,
-    description="the screen behind rtrrl's default: every Table 2 row and popgym Easy family, the default vs "
-                "the paper's two configurations (docs/rtrrl_default.md)",
-    task_budgets=(("CartPole-vel", SCREEN_CARTPOLE_BUDGET),),
-))
+register_suite(
+    Suite(
+        name="rtrrl-screen",
+        tasks=(
+            *(t.id for t in TASKS.values() if any(r.startswith("table2:") for r in t.paper_rows)),
+            *_popgym_tasks("easy"),
+        ),
+        agents=("random", "rtrrl", "rtrrl@paper-table1", "rtrrl@paper-code"),
+        seeds=5,
+        budget=SCREEN_BUDGET,
+        description="the screen behind rtrrl's default: every Table 2 row and popgym Easy family, the default vs "
+        "the paper's two configurations (docs/rtrrl_default.md)",
+        task_budgets=(("CartPole-vel", SCREEN_CARTPOLE_BUDGET),),
+    )
+)
 
 
 FLOOR_SEEDS = (0, 1, 2, 3, 4)
-FLOOR_BUDGET = Budget(max_env_steps=50_000, eval_interval=10_000, patience=PAPER_PATIENCE,
-                      eval=EvalProtocol(eval_steps=10_000, final_episodes=10))
+FLOOR_BUDGET = Budget(
+    max_env_steps=50_000,
+    eval_interval=10_000,
+    patience=PAPER_PATIENCE,
+    eval=EvalProtocol(eval_steps=10_000, final_episodes=10),
+)
 """5 evaluations of 10,000 steps (the paper's evaluation) per seed: 25 per task."""
 
-register_suite(Suite(
-    name="normalization",
-    tasks=tuple(TASKS),
-    agents=("random",),
-    seeds=len(FLOOR_SEEDS),
-    budget=FLOOR_BUDGET,
-    description="measures the random floor of every task (benchmarks/normalization.py)",
-))
+register_suite(
+    Suite(
+        name="normalization",
+        tasks=tuple(TASKS),
+        agents=("random",),
+        seeds=len(FLOOR_SEEDS),
+        budget=FLOOR_BUDGET,
+        description="measures the random floor of every task (benchmarks/normalization.py)",
+    )
+)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-ObsMask = Union[None, str, tuple[int, ...]]
+ObsMask = None | str | tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -86,13 +86,27 @@ _t2("GaussianBandit", "GaussianBandit-misc")
 _t2("Reacher", "Reacher-misc")
 _t2("Swimmer", "Swimmer-misc")
 _t2("MountainCarContinuous", "MountainCarContinuous-v0", row="MountCarCont")
-_t2("MountainCarContinuous-vel", "MountainCarContinuous-v0", obs_mask=(1,), row="MountCarCont-vel",
-    description="observes only the velocity")
-_t2("MountainCarContinuous-pos", "MountainCarContinuous-v0", obs_mask=(0,), row="MountCarCont-pos",
-    description="observes only the position")
+_t2(
+    "MountainCarContinuous-vel",
+    "MountainCarContinuous-v0",
+    obs_mask=(1,),
+    row="MountCarCont-vel",
+    description="observes only the velocity",
+)
+_t2(
+    "MountainCarContinuous-pos",
+    "MountainCarContinuous-v0",
+    obs_mask=(0,),
+    row="MountCarCont-pos",
+    description="observes only the position",
+)
 for _n in (4, 8, 16, 32, 64):
-    _t2(f"MemoryChain-{_n}", "MemoryChain-bsuite", env_params=(("memory_length", _n),),
-        description=f"remember one bit for {_n} steps")
+    _t2(
+        f"MemoryChain-{_n}",
+        "MemoryChain-bsuite",
+        env_params=(("memory_length", _n),),
+        description=f"remember one bit for {_n} steps",
+    )
 for _n in (4, 8, 16):
     _t2(f"DeepSea-{_n}", "DeepSea-bsuite", env_kwargs=(("size", _n),), description=f"{_n}x{_n} exploration grid")
 
@@ -111,10 +125,18 @@ for _row, _env in [
     _t3(_row, _env)
 # The paper does not say which memory_length / size its Table 3 rows used ([algorithm.md P3],
 # unverified): gymnax's defaults are taken and the choice is stated.
-_t3("MemoryChain", "MemoryChain-bsuite", env_params=(("memory_length", 5),),
-    description="memory_length=5 (gymnax default; the paper's value is unknown)")
-_t3("DeepSea", "DeepSea-bsuite", env_kwargs=(("size", 8),),
-    description="size=8 (gymnax default; the paper's value is unknown)")
+_t3(
+    "MemoryChain",
+    "MemoryChain-bsuite",
+    env_params=(("memory_length", 5),),
+    description="memory_length=5 (gymnax default; the paper's value is unknown)",
+)
+_t3(
+    "DeepSea",
+    "DeepSea-bsuite",
+    env_kwargs=(("size", 8),),
+    description="size=8 (gymnax default; the paper's value is unknown)",
+)
 
 
 # ---- popgym: every family PyPI popgym registers, at its three difficulties ----
@@ -136,8 +158,15 @@ for _name, _fam in _popgym.FAMILIES.items():
     for _d in _popgym.DIFFICULTIES:
         _id = f"{_name}{_d}"
         _row = _TABLE3_POPGYM.get(_id)
-        register_task(Task(_id, _id, package="popgym", paper_rows=(f"table3:{_row}",) if _row else (),
-                           description=f"popgym {_fam.kind}: {_name} ({_d.lower()})"))
+        register_task(
+            Task(
+                _id,
+                _id,
+                package="popgym",
+                paper_rows=(f"table3:{_row}",) if _row else (),
+                description=f"popgym {_fam.kind}: {_name} ({_d.lower()})",
+            )
+        )
 
 # ---- brax: PyPI brax envs, backend `spring` (fastest on CPU; the reference's preset) ----
 # The backend is a constructor argument, so it is part of every run's config and result. brax's
@@ -152,8 +181,16 @@ BRAX_TASKS = {
     "ant": "brax: quadruped walking (27-d obs, 8-d action)",
 }
 for _name, _text in BRAX_TASKS.items():
-    register_task(Task(f"brax-{_name}", _name, package="brax", env_kwargs=(("backend", "spring"),),
-                       max_episode_length=1000, description=_text))
+    register_task(
+        Task(
+            f"brax-{_name}",
+            _name,
+            package="brax",
+            env_kwargs=(("backend", "spring"),),
+            max_episode_length=1000,
+            description=_text,
+        )
+    )
 
 TASK_ALIASES: dict[str, str] = {
     **{f"{alias}{d}": f"{name}{d}" for alias, name in _popgym.ALIASES.items() for d in _popgym.DIFFICULTIES},

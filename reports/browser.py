@@ -8,9 +8,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 """No sandbox (CI runs as root); no background networking (closed networks refuse it, noisily)."""
 
 
@@ -33,8 +41,14 @@ def screenshot(page: Path, png: Path, width: int = 1400, height: int = 2400, tim
         return "no Chromium found (install Debian's `chromium` or set RTRRL_BENCH_CHROMIUM)"
     with tempfile.TemporaryDirectory(prefix="rtrrl-bench-chromium-") as profile:
         tmp = png.with_name(f".{png.name}.tmp.png")
-        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-               f"--screenshot={tmp}", Path(page).resolve().as_uri()]
+        cmd = [
+            exe,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            f"--screenshot={tmp}",
+            Path(page).resolve().as_uri(),
+        ]
         try:
             subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout_s, check=True)
             os.replace(tmp, png)

@@ -23,10 +23,25 @@ import pandas as pd
 from reports import figures, stats, tables
 from reports.html import render_html
 from reports.load import Loaded, load_reference, load_results
-from reports.scores import (POLICY, coverage, curves_table, diagnostics_table, efficiency_curves, run_table,
-                            score_matrices)
-from reports.sections import (DIAGNOSTICS_NOTE, FIGURE_TITLES, SuiteSection, aggregate_display, aggregate_frame,
-                              constants_line, coverage_display, poi_display)
+from reports.scores import (
+    POLICY,
+    coverage,
+    curves_table,
+    diagnostics_table,
+    efficiency_curves,
+    run_table,
+    score_matrices,
+)
+from reports.sections import (
+    DIAGNOSTICS_NOTE,
+    FIGURE_TITLES,
+    SuiteSection,
+    aggregate_display,
+    aggregate_frame,
+    constants_line,
+    coverage_display,
+    poi_display,
+)
 
 TAUS = np.linspace(-0.25, 1.25, 61)
 """Performance-profile thresholds on the normalized scale (below random to above the ceiling)."""
@@ -50,12 +65,24 @@ def slug(name: str) -> str:
     return s if s == name else f"{s}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
-def analyse_suite(name: str, loaded: Loaded, runs: pd.DataFrame, curves: pd.DataFrame, cov: pd.DataFrame,
-                  constants: dict[str, Any] | None, opts: Options, out_dir: Path,
-                  diag: pd.DataFrame | None = None) -> SuiteSection:
+def analyse_suite(
+    name: str,
+    loaded: Loaded,
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    cov: pd.DataFrame,
+    constants: dict[str, Any] | None,
+    opts: Options,
+    out_dir: Path,
+    diag: pd.DataFrame | None = None,
+) -> SuiteSection:
     sr = runs[runs["suite"] == name]
-    sec = SuiteSection(name, slug(name), cov[cov["suite"] == name].reset_index(drop=True),
-                       tables.per_task(sr, opts.reps_small, opts.seed) if not sr.empty else pd.DataFrame())
+    sec = SuiteSection(
+        name,
+        slug(name),
+        cov[cov["suite"] == name].reset_index(drop=True),
+        tables.per_task(sr, opts.reps_small, opts.seed) if not sr.empty else pd.DataFrame(),
+    )
     if sr.empty:
         return sec
     known = set((constants or {}).get("tasks", {}))
@@ -84,7 +111,9 @@ def analyse_suite(name: str, loaded: Loaded, runs: pd.DataFrame, curves: pd.Data
     sd = diag[diag["suite"] == name] if diag is not None else pd.DataFrame()
     for task, g in sd.groupby("task", sort=True):
         if np.isfinite(g["value"].astype(float)).any():
-            sec.diagnostics[str(task)] = figures.diagnostics(g, str(task), fig_dir / "diagnostics" / f"{slug(str(task))}.png")
+            sec.diagnostics[str(task)] = figures.diagnostics(
+                g, str(task), fig_dir / "diagnostics" / f"{slug(str(task))}.png"
+            )
     return sec
 
 
@@ -97,8 +126,9 @@ class Built:
     """Why no screenshot was taken (None when it was)."""
 
 
-def build_report(results_dir: Path, out_dir: Path, options: Options | None = None,
-                 data_dir: Path | None = None) -> Built:
+def build_report(
+    results_dir: Path, out_dir: Path, options: Options | None = None, data_dir: Path | None = None
+) -> Built:
     """Write the report into `out_dir`, replacing it whole."""
     opts = options or Options()
     results_dir, out_dir = Path(results_dir), Path(out_dir)
@@ -154,51 +184,78 @@ def _write_tables(work: Path, sections: list[SuiteSection], paper_df: pd.DataFra
         disp = tables.per_task_display(sec.per_task)
         (tdir / f"{sec.slug}_per_task.md").write_text(tables.markdown_table(disp))
         (tdir / f"{sec.slug}_per_task.tex").write_text(
-            tables.latex_table(disp, f"Suite {sec.name}: per-task results (best = median $\\pm$ std over seeds)"))
+            tables.latex_table(disp, f"Suite {sec.name}: per-task results (best = median $\\pm$ std over seeds)")
+        )
         if sec.aggregates:
             aggregate_frame(sec).to_csv(tdir / f"{sec.slug}_aggregates.csv", index=False)
     if not paper_df.empty:
         paper_df.to_csv(tdir / "paper_comparison.csv", index=False)
         disp = tables.paper_display(paper_df)
         (tdir / "paper_comparison.md").write_text(tables.markdown_table(disp))
-        (tdir / "paper_comparison.tex").write_text(tables.latex_table(disp, "Our results next to the paper's Tables 2 and 3"))
+        (tdir / "paper_comparison.tex").write_text(
+            tables.latex_table(disp, "Our results next to the paper's Tables 2 and 3")
+        )
 
 
-def render_markdown(loaded: Loaded, sections: list[SuiteSection], paper_df: pd.DataFrame,
-                    constants: dict[str, Any] | None, opts: Options, work: Path) -> str:
+def render_markdown(
+    loaded: Loaded,
+    sections: list[SuiteSection],
+    paper_df: pd.DataFrame,
+    constants: dict[str, Any] | None,
+    opts: Options,
+    work: Path,
+) -> str:
     md = tables.markdown_table
-    lines = ["# Results", "",
-             f"{len(loaded.runs)} valid result files, {len(loaded.rejected)} rejected. "
-             f"The same files give the same report (bootstrap seed {opts.seed}).", "",
-             "## How to read this report", "",
-             "- **Score**: the paper's per-run result, the best evaluation score (total reward / finished "
-             "episodes over the evaluation steps); *final* = the final policy's mean episode return.",
-             "- **Normalized** = (score − floor) / (ceiling − floor): 0 = random agent, 1 = ceiling. "
-             + constants_line(constants),
-             f"- **Failure policy**: {POLICY}.",
-             f"- **Aggregates** (rliable's IQM, median, mean, optimality gap): 95% percentile CIs from "
-             f"{opts.reps:,} stratified bootstrap resamples (tasks resampled independently, runs within a "
-             f"task with replacement); only over tasks every agent of the suite has runs on. Probability "
-             f"of improvement, performance profiles, sample-efficiency curves and per-task IQMs use "
-             f"{opts.reps_small:,} resamples.",
-             f"- **Winner** (bold in per-task tables): the leader (highest median) beats every other agent "
-             f"in a two-sided permutation test of mean best scores (exact for small samples), Holm-corrected "
-             f"within the task, at α = {tables.ALPHA}. With 3 seeds per agent no test can reach it (the "
-             f"smallest exact p is 0.1): run ≥ 5 seeds for claims.",
-             ""]
+    lines = [
+        "# Results",
+        "",
+        f"{len(loaded.runs)} valid result files, {len(loaded.rejected)} rejected. "
+        f"The same files give the same report (bootstrap seed {opts.seed}).",
+        "",
+        "## How to read this report",
+        "",
+        "- **Score**: the paper's per-run result, the best evaluation score (total reward / finished "
+        "episodes over the evaluation steps); *final* = the final policy's mean episode return.",
+        "- **Normalized** = (score − floor) / (ceiling − floor): 0 = random agent, 1 = ceiling. "
+        + constants_line(constants),
+        f"- **Failure policy**: {POLICY}.",
+        f"- **Aggregates** (rliable's IQM, median, mean, optimality gap): 95% percentile CIs from "
+        f"{opts.reps:,} stratified bootstrap resamples (tasks resampled independently, runs within a "
+        f"task with replacement); only over tasks every agent of the suite has runs on. Probability "
+        f"of improvement, performance profiles, sample-efficiency curves and per-task IQMs use "
+        f"{opts.reps_small:,} resamples.",
+        f"- **Winner** (bold in per-task tables): the leader (highest median) beats every other agent "
+        f"in a two-sided permutation test of mean best scores (exact for small samples), Holm-corrected "
+        f"within the task, at α = {tables.ALPHA}. With 3 seeds per agent no test can reach it (the "
+        f"smallest exact p is 0.1): run ≥ 5 seeds for claims.",
+        "",
+    ]
     for sec in sections:
-        lines += [f"## Suite `{tables.md_escape(sec.name)}`", "", "### Coverage", "", md(coverage_display(sec.coverage))]
+        lines += [
+            f"## Suite `{tables.md_escape(sec.name)}`",
+            "",
+            "### Coverage",
+            "",
+            md(coverage_display(sec.coverage)),
+        ]
         if sec.aggregates:
-            lines += ["### Aggregate (normalized best score)", "",
-                      f"Over {len(sec.tasks)} tasks: {', '.join(map(tables.md_escape, sec.tasks))}.", ""]
+            lines += [
+                "### Aggregate (normalized best score)",
+                "",
+                f"Over {len(sec.tasks)} tasks: {', '.join(map(tables.md_escape, sec.tasks))}.",
+                "",
+            ]
             if sec.left_out:
                 lines += [f"Left out (not every agent has runs): {', '.join(map(tables.md_escape, sec.left_out))}.", ""]
             lines += [md(aggregate_display(sec))]
             if sec.poi:
                 lines += ["### Probability of improvement", "", md(poi_display(sec))]
         if sec.no_constants:
-            lines += [f"No normalization constants for {', '.join(map(tables.md_escape, sec.no_constants))}: "
-                      "raw scores only; their failed/diverged runs are not scored.", ""]
+            lines += [
+                f"No normalization constants for {', '.join(map(tables.md_escape, sec.no_constants))}: "
+                "raw scores only; their failed/diverged runs are not scored.",
+                "",
+            ]
         if not sec.per_task.empty:
             lines += ["### Per task", "", md(tables.per_task_display(sec.per_task))]
         if sec.figures:
@@ -211,14 +268,19 @@ def render_markdown(loaded: Loaded, sections: list[SuiteSection], paper_df: pd.D
             for task, path in sec.diagnostics.items():
                 lines += [f"![{tables.md_escape(task)}: learning diagnostics]({path.relative_to(work).as_posix()})", ""]
     if not paper_df.empty:
-        lines += ["## Comparison with the paper (Tables 2 and 3)", "",
-                  f"⚠ marks our median outside the paper's spread: more than {tables.PAPER_SPREAD:g} paper stds, "
-                  f"or {tables.PAPER_MIN_TOLERANCE:.0%} of the task's normalization range where the paper's std is "
-                  "smaller, from the paper's median. The paper trained up to 50M env steps with patience 20: "
-                  "compare only runs with a comparable budget (env steps column). Cells without our runs are left "
-                  "out here; `tables/paper_comparison.csv` has all of them.", "",
-                  md(tables.paper_display(paper_df[paper_df["ours_runs"] > 0]))
-                  if (paper_df["ours_runs"] > 0).any() else "_No runs of the paper's tasks and agents yet._\n"]
+        lines += [
+            "## Comparison with the paper (Tables 2 and 3)",
+            "",
+            f"⚠ marks our median outside the paper's spread: more than {tables.PAPER_SPREAD:g} paper stds, "
+            f"or {tables.PAPER_MIN_TOLERANCE:.0%} of the task's normalization range where the paper's std is "
+            "smaller, from the paper's median. The paper trained up to 50M env steps with patience 20: "
+            "compare only runs with a comparable budget (env steps column). Cells without our runs are left "
+            "out here; `tables/paper_comparison.csv` has all of them.",
+            "",
+            md(tables.paper_display(paper_df[paper_df["ours_runs"] > 0]))
+            if (paper_df["ours_runs"] > 0).any()
+            else "_No runs of the paper's tasks and agents yet._\n",
+        ]
     if loaded.rejected:
         lines += ["## Rejected files", ""]
         lines += [f"- `{tables.md_escape(p)}`: {tables.md_escape(why)}" for p, why in loaded.rejected]

@@ -8,21 +8,28 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib import ticker  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import ticker
 
-from reports import stats  # noqa: E402
+from reports import stats
 
 DPI = 110
 METRIC_TITLES = {"median": "Median", "iqm": "IQM", "mean": "Mean", "optimality_gap": "Optimality gap"}
 
 
 _COLORS = {  # stable across figures, suites and reports: RTRRL family warm, PPO family cool, random grey
-    "rtrrl": "#d62728", "rtrrl-rtrl": "#ff7f0e", "rtrrl-lru": "#e377c2", "linear-td": "#bcbd22",
-    "ppo": "#1f77b4", "ppo-gru": "#17becf", "ppo-lstm": "#2ca02c", "ppo-ctrnn": "#9467bd", "random": "#7f7f7f",
+    "rtrrl": "#d62728",
+    "rtrrl-rtrl": "#ff7f0e",
+    "rtrrl-lru": "#e377c2",
+    "linear-td": "#bcbd22",
+    "ppo": "#1f77b4",
+    "ppo-gru": "#17becf",
+    "ppo-lstm": "#2ca02c",
+    "ppo-ctrnn": "#9467bd",
+    "random": "#7f7f7f",
 }
 
 
@@ -59,16 +66,46 @@ def per_task_bars(runs: pd.DataFrame, path: Path) -> Path:
     tasks = sorted(d["task"].unique())
     fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(tasks) * len(agents) + 3), 4.2))
     pal = dict(zip(tasks, sns.color_palette("husl" if len(tasks) > 10 else "colorblind", len(tasks)), strict=True))
-    sns.barplot(d, x="agent", y="norm_best", hue="task", order=agents, hue_order=tasks, palette=pal,
-                errorbar=None, alpha=0.75, ax=ax)
-    sns.stripplot(d, x="agent", y="norm_best", hue="task", order=agents, hue_order=tasks, palette=pal,
-                  dodge=True, jitter=False, size=2.5, edgecolor="black", linewidth=0.4, legend=False, ax=ax)
+    sns.barplot(
+        d,
+        x="agent",
+        y="norm_best",
+        hue="task",
+        order=agents,
+        hue_order=tasks,
+        palette=pal,
+        errorbar=None,
+        alpha=0.75,
+        ax=ax,
+    )
+    sns.stripplot(
+        d,
+        x="agent",
+        y="norm_best",
+        hue="task",
+        order=agents,
+        hue_order=tasks,
+        palette=pal,
+        dodge=True,
+        jitter=False,
+        size=2.5,
+        edgecolor="black",
+        linewidth=0.4,
+        legend=False,
+        ax=ax,
+    )
     ax.axhline(0, color="grey", lw=0.8, ls=":")
     ax.axhline(1, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("")
     ax.set_ylabel("normalized best validation reward")
-    ax.legend(title="task", bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False,
-              ncol=1 if len(tasks) <= 20 else 2, fontsize=8)
+    ax.legend(
+        title="task",
+        bbox_to_anchor=(1.01, 1),
+        loc="upper left",
+        frameon=False,
+        ncol=1 if len(tasks) <= 20 else 2,
+        fontsize=8,
+    )
     return _save(fig, path)
 
 
@@ -76,8 +113,9 @@ def aggregate_intervals(estimates: dict[str, dict[str, stats.Interval]], path: P
     """rliable's four aggregate metrics, point estimate and 95% stratified-bootstrap CI."""
     agents = sorted(estimates)
     pal = _palette(agents)
-    fig, axes = plt.subplots(1, len(stats.METRICS), figsize=(3.0 * len(stats.METRICS), 0.45 * len(agents) + 1.3),
-                             sharey=True)
+    fig, axes = plt.subplots(
+        1, len(stats.METRICS), figsize=(3.0 * len(stats.METRICS), 0.45 * len(agents) + 1.3), sharey=True
+    )
     for ax, metric in zip(np.atleast_1d(axes), stats.METRICS):
         for i, a in enumerate(agents):
             iv = estimates[a][metric]
@@ -102,9 +140,21 @@ def poi_heatmap(poi: dict[tuple[str, str], stats.Interval], agents: list[str], p
                 m[i, j] = iv.point
                 labels[i, j] = f"{iv.point:.2f}\n[{iv.low:.2f}, {iv.high:.2f}]"
     fig, ax = plt.subplots(figsize=(1.3 * n + 2, 1.1 * n + 1))
-    sns.heatmap(m, annot=labels, fmt="", vmin=0, vmax=1, cmap="vlag", center=0.5, square=True,
-                xticklabels=agents, yticklabels=agents, cbar_kws={"label": "P(row > column)"}, ax=ax,
-                annot_kws={"fontsize": 8})
+    sns.heatmap(
+        m,
+        annot=labels,
+        fmt="",
+        vmin=0,
+        vmax=1,
+        cmap="vlag",
+        center=0.5,
+        square=True,
+        xticklabels=agents,
+        yticklabels=agents,
+        cbar_kws={"label": "P(row > column)"},
+        ax=ax,
+        annot_kws={"fontsize": 8},
+    )
     ax.set_xlabel("Y")
     ax.set_ylabel("X")
     ax.set_title("probability of improvement P(X > Y)")
@@ -117,8 +167,15 @@ def _steps_axis(ax: plt.Axes) -> None:
     ax.xaxis.set_major_locator(ticker.MaxNLocator(5))
 
 
-def _bands(x: np.ndarray, lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str, ylabel: str,
-           path: Path, steps_axis: bool = False, **plot_kw: object) -> Path:
+def _bands(
+    x: np.ndarray,
+    lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    xlabel: str,
+    ylabel: str,
+    path: Path,
+    steps_axis: bool = False,
+    **plot_kw: object,
+) -> Path:
     """One line per agent with its 95% CI band."""
     pal = _palette(list(lines))
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -135,17 +192,20 @@ def _bands(x: np.ndarray, lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndar
     return _save(fig, path)
 
 
-def performance_profiles(taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                         path: Path) -> Path:
+def performance_profiles(
+    taus: np.ndarray, profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path
+) -> Path:
     """Fraction of runs scoring above tau, with 95% CI bands."""
     return _bands(taus, profiles, r"normalized score $\tau$", r"fraction of runs with score $> \tau$", path)
 
 
-def sample_efficiency(grid: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                      path: Path) -> Path:
+def sample_efficiency(
+    grid: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path
+) -> Path:
     """IQM of the normalized best-so-far score over env steps, with 95% CI bands."""
-    return _bands(grid, curves, "env steps", "IQM normalized best score so far", path, steps_axis=True, marker="o",
-                  ms=2.5)
+    return _bands(
+        grid, curves, "env steps", "IQM normalized best score so far", path, steps_axis=True, marker="o", ms=2.5
+    )
 
 
 def learning_curves(curves: pd.DataFrame, path: Path) -> Path:
@@ -153,10 +213,25 @@ def learning_curves(curves: pd.DataFrame, path: Path) -> Path:
     d = curves[np.isfinite(curves["eval_score"].astype(float))].copy()
     agents = sorted(d["agent"].unique())
     tasks = sorted(d["task"].unique())
-    g = sns.relplot(d, x="env_steps", y="eval_score", hue="agent", hue_order=agents, palette=_palette(agents),
-                    col="task", col_order=tasks, col_wrap=min(4, max(1, len(tasks))), kind="line", units="seed",
-                    estimator=None, alpha=0.7, lw=1, height=2.4, aspect=1.3,
-                    facet_kws={"sharey": False, "sharex": False})
+    g = sns.relplot(
+        d,
+        x="env_steps",
+        y="eval_score",
+        hue="agent",
+        hue_order=agents,
+        palette=_palette(agents),
+        col="task",
+        col_order=tasks,
+        col_wrap=min(4, max(1, len(tasks))),
+        kind="line",
+        units="seed",
+        estimator=None,
+        alpha=0.7,
+        lw=1,
+        height=2.4,
+        aspect=1.3,
+        facet_kws={"sharey": False, "sharex": False},
+    )
     g.set_titles("{col_name}")
     g.set_axis_labels("env steps", "eval score (paper metric)")
     for ax in g.axes.flat:
@@ -172,8 +247,17 @@ def compute_view(runs: pd.DataFrame, path: Path) -> Path:
     d = d[np.isfinite(d["wall_s"])]
     agents = sorted(d["agent"].unique())
     fig, ax = plt.subplots(figsize=(6, 4))
-    sns.scatterplot(d, x="wall_s", y="norm_best", hue="agent", hue_order=agents, palette=_palette(agents),
-                    style="agent", s=30, ax=ax)
+    sns.scatterplot(
+        d,
+        x="wall_s",
+        y="norm_best",
+        hue="agent",
+        hue_order=agents,
+        palette=_palette(agents),
+        style="agent",
+        s=30,
+        ax=ax,
+    )
     if not d.empty and (d["wall_s"] > 0).all():
         ax.set_xscale("log")
     ax.set_xlabel("wall-clock seconds of the run's seed block (compile + run)")
@@ -190,10 +274,25 @@ def diagnostics(diag: pd.DataFrame, task: str, path: Path) -> Path:
     d = diag[np.isfinite(diag["value"].astype(float))]
     agents = sorted(d["agent"].unique())
     names = sorted(d["diagnostic"].unique(), key=lambda n: (n != "entropy", n))
-    g = sns.relplot(d, x="env_steps", y="value", hue="agent", hue_order=agents, palette=_palette(agents),
-                    col="diagnostic", col_order=names, col_wrap=min(4, max(1, len(names))), kind="line",
-                    units="seed", estimator=None, alpha=0.7, lw=1, height=2.1, aspect=1.35,
-                    facet_kws={"sharey": False, "sharex": True})
+    g = sns.relplot(
+        d,
+        x="env_steps",
+        y="value",
+        hue="agent",
+        hue_order=agents,
+        palette=_palette(agents),
+        col="diagnostic",
+        col_order=names,
+        col_wrap=min(4, max(1, len(names))),
+        kind="line",
+        units="seed",
+        estimator=None,
+        alpha=0.7,
+        lw=1,
+        height=2.1,
+        aspect=1.35,
+        facet_kws={"sharey": False, "sharex": True},
+    )
     g.set_titles("{col_name}")
     g.set_axis_labels("env steps", "")
     for ax in g.axes.flat:

@@ -11,16 +11,27 @@ import numpy as np
 import pandas as pd
 
 from reports import tables
-from reports.sections import (DIAGNOSTICS_NOTE, FIGURE_TITLES, SuiteSection, aggregate_display, constants_line,
-                              coverage_display, poi_display)
 from reports.load import Loaded
 from reports.scores import POLICY
+from reports.sections import (
+    DIAGNOSTICS_NOTE,
+    FIGURE_TITLES,
+    SuiteSection,
+    aggregate_display,
+    constants_line,
+    coverage_display,
+    poi_display,
+)
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
-                              autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("reports", "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _sort_key(value: Any) -> str:
@@ -33,7 +44,8 @@ def _sort_key(value: Any) -> str:
 def _provenance(g: pd.DataFrame) -> list[str]:
     out = []
     for (commit, dirty, device, host, platform), _ in g.groupby(
-            ["git_commit", "git_dirty", "device", "host", "platform"], dropna=False, sort=True):
+        ["git_commit", "git_dirty", "device", "host", "platform"], dropna=False, sort=True
+    ):
         c = "unknown commit" if not isinstance(commit, str) else commit[:12] + (" (dirty)" if dirty is True else "")
         out.append(f"{c} · {platform}: {device} · {host}")
     return out
@@ -45,20 +57,24 @@ def _per_task_rows(sec: SuiteSection, runs: pd.DataFrame) -> list[dict[str, Any]
     disp = tables.per_task_display(sec.per_task)
     for (_, raw), (_, d) in zip(sec.per_task.iterrows(), disp.iterrows()):
         g = sr[(sr["task"] == raw["task"]) & (sr["agent"] == raw["agent"])]
-        rows.append({
-            "task": raw["task"], "agent": raw["agent"], "winner": bool(raw["winner"]),
-            "cells": [
-                (d["runs"], _sort_key(raw["runs"])),
-                (d["best (median ± std)"], _sort_key(raw["best_median"])),
-                (d["normalized IQM [95% CI]"], _sort_key(raw["norm_iqm"])),
-                (d["final (mean)"], _sort_key(raw["final_mean"])),
-                (d["env steps to stop (median)"], _sort_key(raw["env_steps_median"])),
-                (d["steps/s (block)"], _sort_key(raw["steps_per_s"])),
-                (d["p vs leader (Holm)"], _sort_key(raw["p_vs_leader"])),
-            ],
-            "links": [(f"seed {s}", link) for s, link in raw["links"]],
-            "provenance": _provenance(g),
-        })
+        rows.append(
+            {
+                "task": raw["task"],
+                "agent": raw["agent"],
+                "winner": bool(raw["winner"]),
+                "cells": [
+                    (d["runs"], _sort_key(raw["runs"])),
+                    (d["best (median ± std)"], _sort_key(raw["best_median"])),
+                    (d["normalized IQM [95% CI]"], _sort_key(raw["norm_iqm"])),
+                    (d["final (mean)"], _sort_key(raw["final_mean"])),
+                    (d["env steps to stop (median)"], _sort_key(raw["env_steps_median"])),
+                    (d["steps/s (block)"], _sort_key(raw["steps_per_s"])),
+                    (d["p vs leader (Holm)"], _sort_key(raw["p_vs_leader"])),
+                ],
+                "links": [(f"seed {s}", link) for s, link in raw["links"]],
+                "provenance": _provenance(g),
+            }
+        )
     return rows
 
 
@@ -70,25 +86,57 @@ def _frame(df: pd.DataFrame) -> dict[str, Any]:
     return {"columns": [str(c) for c in df.columns], "rows": [[str(v) for v in r] for r in df.itertuples(index=False)]}
 
 
-def render_html(loaded: Loaded, sections: list[SuiteSection], paper_df: pd.DataFrame,
-                constants: dict[str, Any] | None, opts: Any, work: Path, runs: pd.DataFrame) -> str:
+def render_html(
+    loaded: Loaded,
+    sections: list[SuiteSection],
+    paper_df: pd.DataFrame,
+    constants: dict[str, Any] | None,
+    opts: Any,
+    work: Path,
+    runs: pd.DataFrame,
+) -> str:
     suites = []
     for sec in sections:
-        suites.append({
-            "name": sec.name, "id": f"suite-{sec.slug}",
-            "coverage": _frame(coverage_display(sec.coverage)),
-            "aggregates": _frame(aggregate_display(sec)) if sec.aggregates else None,
-            "poi": _frame(poi_display(sec)) if sec.poi else None,
-            "tasks": sec.tasks, "left_out": sec.left_out, "no_constants": sec.no_constants,
-            "per_task": _per_task_rows(sec, runs) if not sec.per_task.empty else [],
-            "figures": [(FIGURE_TITLES[k], _image(p)) for k, p in sec.figures.items()],
-            "diagnostics": [(f"{task}: learning diagnostics", _image(p)) for task, p in sec.diagnostics.items()],
-        })
-    return _env().get_template("leaderboard.html.j2").render(
-        suites=suites, n_valid=len(loaded.runs), rejected=[(str(p), why) for p, why in loaded.rejected],
-        constants_line=constants_line(constants), diagnostics_note=DIAGNOSTICS_NOTE, policy=POLICY, reps=opts.reps, reps_small=opts.reps_small,
-        seed=opts.seed, alpha=tables.ALPHA,
-        paper=_frame(tables.paper_display(paper_df[paper_df["ours_runs"] > 0]))
-        if not paper_df.empty and (paper_df["ours_runs"] > 0).any() else None,
-        per_task_columns=["runs", "best (median ± std)", "normalized IQM [95% CI]", "final (mean)",
-                          "env steps to stop (median)", "steps/s (block)", "p vs leader (Holm)"])
+        suites.append(
+            {
+                "name": sec.name,
+                "id": f"suite-{sec.slug}",
+                "coverage": _frame(coverage_display(sec.coverage)),
+                "aggregates": _frame(aggregate_display(sec)) if sec.aggregates else None,
+                "poi": _frame(poi_display(sec)) if sec.poi else None,
+                "tasks": sec.tasks,
+                "left_out": sec.left_out,
+                "no_constants": sec.no_constants,
+                "per_task": _per_task_rows(sec, runs) if not sec.per_task.empty else [],
+                "figures": [(FIGURE_TITLES[k], _image(p)) for k, p in sec.figures.items()],
+                "diagnostics": [(f"{task}: learning diagnostics", _image(p)) for task, p in sec.diagnostics.items()],
+            }
+        )
+    return (
+        _env()
+        .get_template("leaderboard.html.j2")
+        .render(
+            suites=suites,
+            n_valid=len(loaded.runs),
+            rejected=[(str(p), why) for p, why in loaded.rejected],
+            constants_line=constants_line(constants),
+            diagnostics_note=DIAGNOSTICS_NOTE,
+            policy=POLICY,
+            reps=opts.reps,
+            reps_small=opts.reps_small,
+            seed=opts.seed,
+            alpha=tables.ALPHA,
+            paper=_frame(tables.paper_display(paper_df[paper_df["ours_runs"] > 0]))
+            if not paper_df.empty and (paper_df["ours_runs"] > 0).any()
+            else None,
+            per_task_columns=[
+                "runs",
+                "best (median ± std)",
+                "normalized IQM [95% CI]",
+                "final (mean)",
+                "env steps to stop (median)",
+                "steps/s (block)",
+                "p vs leader (Holm)",
+            ],
+        )
+    )

@@ -25,8 +25,10 @@ from reports.load import Loaded
 SCORED = ("completed", "early-stopped")
 PENALIZED = ("diverged", "failed")
 STATUSES = ("completed", "early-stopped", "diverged", "failed")
-POLICY = ("failed and diverged runs count as the task's random floor (raw score = floor, "
-          "normalized score 0) in every statistic; planned runs without a file are missing, not scored")
+POLICY = (
+    "failed and diverged runs count as the task's random floor (raw score = floor, "
+    "normalized score 0) in every statistic; planned runs without a file are missing, not scored"
+)
 
 
 def run_table(loaded: Loaded, constants: dict[str, Any] | None, report_dir: Path | None = None) -> pd.DataFrame:
@@ -44,16 +46,32 @@ def run_table(loaded: Loaded, constants: dict[str, Any] | None, report_dir: Path
         timing = run["timing"] or {}
         prov = run["provenance"]
         row = {
-            "suite": run["suite"], "task": run["task"], "agent": run["agent"], "seed": run["seed"],
-            "status": status, "stop_reason": run["stop_reason"], "message": run["message"],
-            "best": _num(best), "final": _num(final),
-            "best_raw": _num(run["best_score"]), "final_raw": _num(run["final_score"]),
-            "best_step": run["best_step"], "env_steps": run["env_steps"], "num_evals": run["num_evals"],
-            "steps_per_s": timing.get("steps_per_s", np.nan), "run_s": timing.get("run_s", np.nan),
-            "compile_s": timing.get("compile_s", np.nan), "block_size": timing.get("block_size", 1),
-            "git_commit": prov["git_commit"], "git_dirty": prov["git_dirty"], "device": prov["device"],
-            "host": prov["host"], "platform": prov["platform"], "config_hash": run["config_hash"],
-            "path": str(path), "link": _link(path, report_dir),
+            "suite": run["suite"],
+            "task": run["task"],
+            "agent": run["agent"],
+            "seed": run["seed"],
+            "status": status,
+            "stop_reason": run["stop_reason"],
+            "message": run["message"],
+            "best": _num(best),
+            "final": _num(final),
+            "best_raw": _num(run["best_score"]),
+            "final_raw": _num(run["final_score"]),
+            "best_step": run["best_step"],
+            "env_steps": run["env_steps"],
+            "num_evals": run["num_evals"],
+            "steps_per_s": timing.get("steps_per_s", np.nan),
+            "run_s": timing.get("run_s", np.nan),
+            "compile_s": timing.get("compile_s", np.nan),
+            "block_size": timing.get("block_size", 1),
+            "git_commit": prov["git_commit"],
+            "git_dirty": prov["git_dirty"],
+            "device": prov["device"],
+            "host": prov["host"],
+            "platform": prov["platform"],
+            "config_hash": run["config_hash"],
+            "path": str(path),
+            "link": _link(path, report_dir),
         }
         row["norm_best"] = normalize(row["best"], c)
         row["norm_final"] = normalize(row["final"], c, final=True)
@@ -103,8 +121,16 @@ def coverage(loaded: Loaded, runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key in sorted(have):
         counts = have[key]
-        rows.append({"suite": key[0], "task": key[1], "agent": key[2],
-                     "planned": planned.get(key, sum(counts.values())), **counts, "missing": missing.get(key, 0)})
+        rows.append(
+            {
+                "suite": key[0],
+                "task": key[1],
+                "agent": key[2],
+                "planned": planned.get(key, sum(counts.values())),
+                **counts,
+                "missing": missing.get(key, 0),
+            }
+        )
     return pd.DataFrame(rows, columns=["suite", "task", "agent", "planned", *STATUSES, "missing"])
 
 
@@ -142,12 +168,32 @@ def curves_table(loaded: Loaded, constants: dict[str, Any] | None) -> pd.DataFra
             s = np.nan if score is None else float(score)
             if np.isfinite(s):
                 best = max(best, s)
-            rows.append({"suite": run["suite"], "task": run["task"], "agent": run["agent"], "seed": run["seed"],
-                         "status": run["status"], "env_steps": step, "wall_time": wall, "eval_score": s,
-                         "best_so_far": best if np.isfinite(best) else np.nan,
-                         "norm_best_so_far": normalize(best if np.isfinite(best) else np.nan, c)})
-    cols = ["suite", "task", "agent", "seed", "status", "env_steps", "wall_time", "eval_score", "best_so_far",
-            "norm_best_so_far"]
+            rows.append(
+                {
+                    "suite": run["suite"],
+                    "task": run["task"],
+                    "agent": run["agent"],
+                    "seed": run["seed"],
+                    "status": run["status"],
+                    "env_steps": step,
+                    "wall_time": wall,
+                    "eval_score": s,
+                    "best_so_far": best if np.isfinite(best) else np.nan,
+                    "norm_best_so_far": normalize(best if np.isfinite(best) else np.nan, c),
+                }
+            )
+    cols = [
+        "suite",
+        "task",
+        "agent",
+        "seed",
+        "status",
+        "env_steps",
+        "wall_time",
+        "eval_score",
+        "best_so_far",
+        "norm_best_so_far",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -160,13 +206,23 @@ def diagnostics_table(loaded: Loaded) -> pd.DataFrame:
         cv = run["curve"]
         for name, values in sorted(cv.get("diagnostics", {}).items()):
             for step, v in zip(cv["env_steps"], values):
-                rows.append({"suite": run["suite"], "task": run["task"], "agent": run["agent"], "seed": run["seed"],
-                             "env_steps": step, "diagnostic": name, "value": np.nan if v is None else float(v)})
+                rows.append(
+                    {
+                        "suite": run["suite"],
+                        "task": run["task"],
+                        "agent": run["agent"],
+                        "seed": run["seed"],
+                        "env_steps": step,
+                        "diagnostic": name,
+                        "value": np.nan if v is None else float(v),
+                    }
+                )
     return pd.DataFrame(rows, columns=["suite", "task", "agent", "seed", "env_steps", "diagnostic", "value"])
 
 
-def efficiency_curves(curves: pd.DataFrame, runs: pd.DataFrame, tasks: list[str], points: int = 20
-                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def efficiency_curves(
+    curves: pd.DataFrame, runs: pd.DataFrame, tasks: list[str], points: int = 20
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Normalized best-so-far score of every run at common env-step checkpoints.
 
     A run that stopped early keeps its best (what early stopping would report at any later

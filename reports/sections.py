@@ -36,10 +36,12 @@ FIGURE_TITLES = {
     "curves": "Learning curves per task",
     "compute": "Score vs wall-clock",
 }
-DIAGNOSTICS_NOTE = ("Each agent's own health numbers at every evaluation, computed inside the training program "
-                    "(one line per run): the RTRRL family reports policy entropy, TD error, mean value, "
-                    "CT-RNN saturation (|h| > 0.95), time constants at the clamp and parameter norms; PPO reports "
-                    "entropy, approximate KL, clip fraction, value loss and explained variance.")
+DIAGNOSTICS_NOTE = (
+    "Each agent's own health numbers at every evaluation, computed inside the training program "
+    "(one line per run): the RTRRL family reports policy entropy, TD error, mean value, "
+    "CT-RNN saturation (|h| > 0.95), time constants at the clamp and parameter norms; PPO reports "
+    "entropy, approximate KL, clip fraction, value loss and explained variance."
+)
 
 
 def aggregate_frame(sec: SuiteSection) -> pd.DataFrame:
@@ -53,10 +55,17 @@ def aggregate_frame(sec: SuiteSection) -> pd.DataFrame:
 
 
 def aggregate_display(sec: SuiteSection) -> pd.DataFrame:
-    return pd.DataFrame({
-        "agent": sorted(sec.aggregates),
-        **{figures.METRIC_TITLES[m]: [tables.ci(iv[m].point, iv[m].low, iv[m].high)
-                                      for _, iv in sorted(sec.aggregates.items())] for m in stats.METRICS}})
+    return pd.DataFrame(
+        {
+            "agent": sorted(sec.aggregates),
+            **{
+                figures.METRIC_TITLES[m]: [
+                    tables.ci(iv[m].point, iv[m].low, iv[m].high) for _, iv in sorted(sec.aggregates.items())
+                ]
+                for m in stats.METRICS
+            },
+        }
+    )
 
 
 def poi_display(sec: SuiteSection) -> pd.DataFrame:
@@ -79,6 +88,8 @@ def constants_line(constants: dict[str, Any] | None) -> str:
     if constants is None:
         return "No normalization constants were found: normalized statistics are left out."
     p = constants.get("floor_protocol", {})
-    return (f"Normalization constants version {constants['version']} (floor = `{p.get('agent', 'random')}` agent "
-            f"measured with the runner, seeds {p.get('seeds')}; ceiling = analytic maximum or a documented "
-            f"reference; see `rtrrl_data/normalization.json`).")
+    return (
+        f"Normalization constants version {constants['version']} (floor = `{p.get('agent', 'random')}` agent "
+        f"measured with the runner, seeds {p.get('seeds')}; ceiling = analytic maximum or a documented "
+        f"reference; see `rtrrl_data/normalization.json`)."
+    )

@@ -92,9 +92,9 @@ def _iqm_rows(x: np.ndarray) -> np.ndarray:
     n = x.shape[1]
     lo = _trim(n)
     if n <= SORT_MAX:
-        return np.sort(x, axis=1)[:, lo:n - lo].mean(axis=1)
+        return np.sort(x, axis=1)[:, lo : n - lo].mean(axis=1)
     upper = np.partition(x, lo, axis=1)[:, lo:]  # the n - lo largest
-    return np.partition(upper, n - 2 * lo - 1, axis=1)[:, :n - 2 * lo].mean(axis=1)
+    return np.partition(upper, n - 2 * lo - 1, axis=1)[:, : n - 2 * lo].mean(axis=1)
 
 
 def _aggregates_groups(groups: list[np.ndarray], gamma: float) -> np.ndarray:
@@ -120,8 +120,12 @@ def aggregate(scores: np.ndarray, gamma: float = 1.0) -> dict[str, float]:
         if not cols:
             return dict.fromkeys(METRICS, math.nan)
         task_means, flat = np.array([c.mean() for c in cols]), np.concatenate(cols)
-    return {"median": float(np.median(task_means)), "iqm": float(scipy.stats.trim_mean(flat, 0.25, axis=None)),
-            "mean": float(np.mean(task_means)), "optimality_gap": float(gamma - np.mean(np.minimum(flat, gamma)))}
+    return {
+        "median": float(np.median(task_means)),
+        "iqm": float(scipy.stats.trim_mean(flat, 0.25, axis=None)),
+        "mean": float(np.mean(task_means)),
+        "optimality_gap": float(gamma - np.mean(np.minimum(flat, gamma))),
+    }
 
 
 def _percentiles(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
@@ -142,17 +146,20 @@ def _bootstrap(reps: int, stat: Callable[[int], np.ndarray], chunk: int = CHUNK)
     return np.concatenate([stat(min(chunk, reps - i)) for i in range(0, reps, chunk)], axis=0)
 
 
-def _metric_intervals(boot: _Stratified, rng: np.random.Generator, reps: int, gamma: float,
-                      confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def _metric_intervals(
+    boot: _Stratified, rng: np.random.Generator, reps: int, gamma: float, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
     """CI endpoints of the 4 metrics (in METRICS order) of one agent's stratified resamples."""
+
     def stat(r: int) -> np.ndarray:
         return _aggregates_groups(boot.draw_groups(rng, r), gamma)
 
     return _percentiles(_bootstrap(reps, stat, _chunk(boot.n)), confidence)
 
 
-def interval_estimates(score_dict: dict[str, np.ndarray], reps: int = 50_000, seed: int = 0,
-                       confidence: float = 0.95, gamma: float = 1.0) -> dict[str, dict[str, Interval]]:
+def interval_estimates(
+    score_dict: dict[str, np.ndarray], reps: int = 50_000, seed: int = 0, confidence: float = 0.95, gamma: float = 1.0
+) -> dict[str, dict[str, Interval]]:
     """Median, IQM, mean and optimality gap of each agent with stratified-bootstrap CIs."""
     out: dict[str, dict[str, Interval]] = {}
     for name in sorted(score_dict):
@@ -192,9 +199,11 @@ def _shared(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
     return out
 
 
-def _poi_interval(pairs: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, reps: int,
-                  confidence: float) -> tuple[float, float]:
+def _poi_interval(
+    pairs: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, reps: int, confidence: float
+) -> tuple[float, float]:
     """CI of the task-averaged P(x > y), resampling x's and y's runs independently within each task."""
+
     def stat(r: int) -> np.ndarray:
         per_task = []
         for xa, yb in pairs:
@@ -208,8 +217,9 @@ def _poi_interval(pairs: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Gen
     return float(lo[0]), float(hi[0])
 
 
-def poi_matrix(score_dict: dict[str, np.ndarray], reps: int = 2_000, seed: int = 0,
-               confidence: float = 0.95) -> dict[tuple[str, str], Interval]:
+def poi_matrix(
+    score_dict: dict[str, np.ndarray], reps: int = 2_000, seed: int = 0, confidence: float = 0.95
+) -> dict[tuple[str, str], Interval]:
     """P(a > b) for every ordered pair, with CIs from independent stratified resampling of a and b;
     each pair's generator comes from (seed, a, b), so other agents never move a pair's CI."""
     out: dict[tuple[str, str], Interval] = {}
@@ -237,17 +247,20 @@ def _fraction_above(x: np.ndarray, taus: np.ndarray) -> np.ndarray:
     return out
 
 
-def _profile_interval(boot: _Stratified, taus: np.ndarray, rng: np.random.Generator, reps: int,
-                      confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def _profile_interval(
+    boot: _Stratified, taus: np.ndarray, rng: np.random.Generator, reps: int, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
     """CI band of one agent's run-score distribution at each tau."""
+
     def stat(r: int) -> np.ndarray:
         return _fraction_above(boot.draw(rng, r), taus)
 
     return _percentiles(_bootstrap(reps, stat, _chunk(boot.n)), confidence)
 
 
-def performance_profile(score_dict: dict[str, np.ndarray], taus: np.ndarray, reps: int = 2_000, seed: int = 0,
-                        confidence: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def performance_profile(
+    score_dict: dict[str, np.ndarray], taus: np.ndarray, reps: int = 2_000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Run-score distribution (fraction of runs scoring above tau) with stratified-bootstrap CIs."""
     taus = np.asarray(taus, float)
     out = {}
@@ -275,8 +288,9 @@ def _run_blocks(c: np.ndarray) -> list[tuple[int, np.ndarray]]:
     return [(k, np.stack([c[:, present[:, j], j] for j in js], axis=2)) for k, js in sorted(by_count.items())]
 
 
-def _efficiency_interval(blocks: list[tuple[int, np.ndarray]], rng: np.random.Generator, reps: int,
-                         confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def _efficiency_interval(
+    blocks: list[tuple[int, np.ndarray]], rng: np.random.Generator, reps: int, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
     """CI of the IQM at each point; a rep resamples runs, not points: a run is kept or dropped with
     its whole curve."""
     points = blocks[0][1].shape[0]
@@ -294,8 +308,9 @@ def _efficiency_interval(blocks: list[tuple[int, np.ndarray]], rng: np.random.Ge
     return _percentiles(_bootstrap(reps, stat, _chunk(points * runs)), confidence)
 
 
-def sample_efficiency(curves: dict[str, np.ndarray], reps: int = 2_000, seed: int = 0,
-                      confidence: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def sample_efficiency(
+    curves: dict[str, np.ndarray], reps: int = 2_000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """IQM at each point of (points, runs, tasks) curves; one run resample per rep for all points,
     so each resampled curve is coherent. (rliable's recipe, IQM per point of a (runs, tasks, points)
     array, draws runs independently per point; each point's CI has the same distribution.)"""

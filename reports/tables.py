@@ -39,34 +39,48 @@ def per_task(runs: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
         cells = {a: ga for a, ga in g.groupby("agent", sort=True)}
         best = {a: ga["best"].to_numpy(float) for a, ga in cells.items()}
         medians = {a: median_std(b)[0] for a, b in best.items()}
-        ranked = sorted((a for a in cells if np.isfinite(medians[a])),
-                        key=lambda a: (-medians[a], -np.nanmean(best[a]), a))
+        ranked = sorted(
+            (a for a in cells if np.isfinite(medians[a])), key=lambda a: (-medians[a], -np.nanmean(best[a]), a)
+        )
         leader = ranked[0] if ranked else None
         others = [a for a in ranked[1:]]
         raw_p = [stats.permutation_test(best[leader], best[a], seed=seed) for a in others] if leader else []
         adj = dict(zip(others, stats.holm(raw_p))) if others else {}
-        winner = leader is not None and bool(others) and all(
-            adj[a] < ALPHA and np.nanmean(best[leader]) > np.nanmean(best[a]) for a in others)
+        winner = (
+            leader is not None
+            and bool(others)
+            and all(adj[a] < ALPHA and np.nanmean(best[leader]) > np.nanmean(best[a]) for a in others)
+        )
         for a, ga in cells.items():
             med, std = median_std(best[a])
             norm = ga["norm_best"].to_numpy(float)
-            iqm = (stats.interval_estimates({a: norm[np.isfinite(norm)][:, None]}, reps=reps, seed=seed)[a]["iqm"]
-                   if np.isfinite(norm).any() else None)
+            iqm = (
+                stats.interval_estimates({a: norm[np.isfinite(norm)][:, None]}, reps=reps, seed=seed)[a]["iqm"]
+                if np.isfinite(norm).any()
+                else None
+            )
             fin = ga["final"].to_numpy(float)
             counted = np.isfinite(ga["best"].to_numpy(float))
-            rows.append({
-                "task": task, "agent": a, "runs": int(counted.sum()),
-                "penalized": int(ga["status"].isin(("failed", "diverged")).sum()),
-                "best_median": med, "best_std": std,
-                "norm_iqm": iqm.point if iqm else np.nan, "norm_iqm_low": iqm.low if iqm else np.nan,
-                "norm_iqm_high": iqm.high if iqm else np.nan,
-                "final_mean": float(np.nanmean(fin)) if np.isfinite(fin).any() else np.nan,
-                "env_steps_median": float(ga["env_steps"].median()),
-                "steps_per_s": float(ga["steps_per_s"].median()),
-                "p_vs_leader": adj.get(a, np.nan),
-                "leader": a == leader, "winner": winner and a == leader,
-                "links": list(zip(ga["seed"].tolist(), ga["link"].tolist())),
-            })
+            rows.append(
+                {
+                    "task": task,
+                    "agent": a,
+                    "runs": int(counted.sum()),
+                    "penalized": int(ga["status"].isin(("failed", "diverged")).sum()),
+                    "best_median": med,
+                    "best_std": std,
+                    "norm_iqm": iqm.point if iqm else np.nan,
+                    "norm_iqm_low": iqm.low if iqm else np.nan,
+                    "norm_iqm_high": iqm.high if iqm else np.nan,
+                    "final_mean": float(np.nanmean(fin)) if np.isfinite(fin).any() else np.nan,
+                    "env_steps_median": float(ga["env_steps"].median()),
+                    "steps_per_s": float(ga["steps_per_s"].median()),
+                    "p_vs_leader": adj.get(a, np.nan),
+                    "leader": a == leader,
+                    "winner": winner and a == leader,
+                    "links": list(zip(ga["seed"].tolist(), ga["link"].tolist())),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -88,8 +102,15 @@ def paper_comparison(runs: pd.DataFrame, paper: dict[str, Any], constants: dict[
     return pd.DataFrame(rows)
 
 
-def _paper_cell(runs: pd.DataFrame, table: str, row: dict[str, Any], task: str, agent: str, cell: dict[str, Any],
-                tasks_c: dict[str, Any]) -> dict[str, Any]:
+def _paper_cell(
+    runs: pd.DataFrame,
+    table: str,
+    row: dict[str, Any],
+    task: str,
+    agent: str,
+    cell: dict[str, Any],
+    tasks_c: dict[str, Any],
+) -> dict[str, Any]:
     """One row of the comparison: the paper's cell next to our runs of `agent` on `task`."""
     ours = runs[(runs["task"] == task) & (runs["agent"] == agent)]
     suite = None
@@ -110,17 +131,29 @@ def _paper_cell(runs: pd.DataFrame, table: str, row: dict[str, Any], task: str, 
         tol = max(PAPER_SPREAD * (ps or 0.0), PAPER_MIN_TOLERANCE * abs(scale))
         if abs(med - pm) > tol:
             flag = "higher" if med > pm else "lower"
-    if "popgym" in (row.get("env") or "") or "popjym" in (row.get("env") or "") or \
-            "difficulty" in (row.get("settings") or ""):
+    if (
+        "popgym" in (row.get("env") or "")
+        or "popjym" in (row.get("env") or "")
+        or "difficulty" in (row.get("settings") or "")
+    ):
         note.append("paper ran popjym, which differs from popgym in several games")
     if agent == "ppo-ctrnn":
         note.append("paper's PPO: episodes capped at 500, actions unclipped, hidden state reset per episode")
-    return {"table": table, "paper_row": row["paper_row"], "task": task, "agent": agent,
-            "paper_median": np.nan if pm is None else pm, "paper_std": np.nan if ps is None else ps,
-            "ours_median": med, "ours_std": std, "ours_runs": int(np.isfinite(ours["best"]).sum())
-            if not ours.empty else 0, "suite": suite or "",
-            "ours_env_steps": float(ours["env_steps"].median()) if not ours.empty else np.nan,
-            "flag": flag, "note": "; ".join(note)}
+    return {
+        "table": table,
+        "paper_row": row["paper_row"],
+        "task": task,
+        "agent": agent,
+        "paper_median": np.nan if pm is None else pm,
+        "paper_std": np.nan if ps is None else ps,
+        "ours_median": med,
+        "ours_std": std,
+        "ours_runs": int(np.isfinite(ours["best"]).sum()) if not ours.empty else 0,
+        "suite": suite or "",
+        "ours_env_steps": float(ours["env_steps"].median()) if not ours.empty else np.nan,
+        "flag": flag,
+        "note": "; ".join(note),
+    }
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -162,17 +195,21 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 def per_task_display(df: pd.DataFrame) -> pd.DataFrame:
     """The per-task table as people read it (strings; the winner in bold)."""
-    out = pd.DataFrame({
-        "task": df["task"],
-        "agent": [f"**{a}**" if w else a for a, w in zip(df["agent"], df["winner"])],
-        "runs": [f"{n}" + (f" ({k} as floor)" if k else "") for n, k in zip(df["runs"], df["penalized"])],
-        "best (median ± std)": [pm(m, s) for m, s in zip(df["best_median"], df["best_std"])],
-        "normalized IQM [95% CI]": [ci(p, lo, hi) for p, lo, hi in zip(df["norm_iqm"], df["norm_iqm_low"], df["norm_iqm_high"])],
-        "final (mean)": [fmt(x) for x in df["final_mean"]],
-        "env steps to stop (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["env_steps_median"]],
-        "steps/s (block)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["steps_per_s"]],
-        "p vs leader (Holm)": ["leader" if lead else fmt(p, 3) for p, lead in zip(df["p_vs_leader"], df["leader"])],
-    })
+    out = pd.DataFrame(
+        {
+            "task": df["task"],
+            "agent": [f"**{a}**" if w else a for a, w in zip(df["agent"], df["winner"])],
+            "runs": [f"{n}" + (f" ({k} as floor)" if k else "") for n, k in zip(df["runs"], df["penalized"])],
+            "best (median ± std)": [pm(m, s) for m, s in zip(df["best_median"], df["best_std"])],
+            "normalized IQM [95% CI]": [
+                ci(p, lo, hi) for p, lo, hi in zip(df["norm_iqm"], df["norm_iqm_low"], df["norm_iqm_high"])
+            ],
+            "final (mean)": [fmt(x) for x in df["final_mean"]],
+            "env steps to stop (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["env_steps_median"]],
+            "steps/s (block)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["steps_per_s"]],
+            "p vs leader (Holm)": ["leader" if lead else fmt(p, 3) for p, lead in zip(df["p_vs_leader"], df["leader"])],
+        }
+    )
     return out
 
 
@@ -181,19 +218,43 @@ def per_task_csv(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def paper_display(df: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "table": df["table"], "paper row": df["paper_row"], "our task": df["task"], "agent": df["agent"],
-        "paper (median ± std)": [pm(m, s) if np.isfinite(m) else "nan" for m, s in zip(df["paper_median"], df["paper_std"])],
-        "ours (median ± std)": [pm(m, s) for m, s in zip(df["ours_median"], df["ours_std"])],
-        "runs": df["ours_runs"], "suite": df["suite"],
-        "env steps (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["ours_env_steps"]],
-        "flag": [f"⚠ {f}" if f else "" for f in df["flag"]], "note": df["note"],
-    })
+    return pd.DataFrame(
+        {
+            "table": df["table"],
+            "paper row": df["paper_row"],
+            "our task": df["task"],
+            "agent": df["agent"],
+            "paper (median ± std)": [
+                pm(m, s) if np.isfinite(m) else "nan" for m, s in zip(df["paper_median"], df["paper_std"])
+            ],
+            "ours (median ± std)": [pm(m, s) for m, s in zip(df["ours_median"], df["ours_std"])],
+            "runs": df["ours_runs"],
+            "suite": df["suite"],
+            "env steps (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["ours_env_steps"]],
+            "flag": [f"⚠ {f}" if f else "" for f in df["flag"]],
+            "note": df["note"],
+        }
+    )
 
 
-_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-          "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
-          "±": r"$\pm$", "–": "--", "⚠": r"(!)", "α": r"$\alpha$"}
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "±": r"$\pm$",
+    "–": "--",
+    "⚠": r"(!)",
+    "α": r"$\alpha$",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -203,6 +264,7 @@ def latex_escape(text: str) -> str:
 
 def latex_table(df: pd.DataFrame, caption: str) -> str:
     """A booktabs table; the winner's `**bold**` becomes \\textbf."""
+
     def cell(v: Any) -> str:
         v = str(v)
         if len(v) > 4 and v.startswith("**") and v.endswith("**"):

@@ -4,9 +4,9 @@ os.environ.setdefault("NPROC", "1")  # before jax starts (see benchmarks/cli.py)
 # in-process CLI calls share one jax cache setting; keep it out of the user's home
 os.environ.setdefault("RTRRL_BENCH_COMPILE_CACHE", "none")
 
+import fault_agents  # noqa: F401  (registers the test-only agents)
 import pytest
 
-import fault_agents  # noqa: F401  (registers the test-only agents)
 from benchmarks.cli import main
 
 

@@ -98,7 +98,9 @@ class CrashAgent(BoomAgent):
         import sys
 
         ray = sys.modules.get("ray")
-        in_ray_worker = ray is not None and ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE
+        in_ray_worker = (
+            ray is not None and ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE
+        )
         if multiprocessing.parent_process() is not None or in_ray_worker:
             os.kill(os.getpid(), signal.SIGKILL)
         raise RuntimeError("test-crash only crashes worker processes")

@@ -8,8 +8,9 @@ port's own random draws) is compared statistically in each family's tests.
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import cache
+from typing import Any
 
 import gymnasium as gym
 import jax
@@ -32,7 +33,7 @@ def popgym_env(env_id: str) -> Any:
         return getattr(envs, canonical_id(env_id))()
 
 
-@lru_cache(maxsize=None)
+@cache
 def jitted(port: Any) -> tuple[Callable, Callable, Callable]:
     """Compiled (reset, step, autoreset) of a port (ports are hashable frozen dataclasses)."""
     return jax.jit(port.reset), jax.jit(port.step), jax.jit(port.autoreset)
@@ -80,8 +81,18 @@ def _as_gym_obs(space: core.Space, obs: Any) -> Any:
     return np.asarray(obs).reshape(-1)
 
 
-def lockstep(port: Any, obs: Any, state: Any, pyenv: Any, obs0: Any, actions: Any, *, atol: float = 0.0,
-             reward_atol: float = 1e-6, key: jax.Array | None = None) -> int:
+def lockstep(
+    port: Any,
+    obs: Any,
+    state: Any,
+    pyenv: Any,
+    obs0: Any,
+    actions: Any,
+    *,
+    atol: float = 0.0,
+    reward_atol: float = 1e-6,
+    key: jax.Array | None = None,
+) -> int:
     """Step both envs with `actions` (env-native) until popgym's episode ends; compare each step.
 
     `obs, state` is the port's episode start built from popgym's injected hidden state, `obs0`

@@ -56,16 +56,40 @@ def diagnostic_value(name: str, seed: int, evaluation: int) -> float | None:
 
 
 def _provenance() -> dict:
-    return {"git_commit": "0123456789abcdef", "git_dirty": False, "python": "3.11", "packages": {"jax": "0.10.2"},
-            "platform": "cpu", "device": "cpu:0", "host": "testhost", "xla_flags": None, "nproc": "1",
-            "started_utc": "2026-01-01T00:00:00Z", "ended_utc": "2026-01-01T00:01:00Z", "command": "test"}
+    return {
+        "git_commit": "0123456789abcdef",
+        "git_dirty": False,
+        "python": "3.11",
+        "packages": {"jax": "0.10.2"},
+        "platform": "cpu",
+        "device": "cpu:0",
+        "host": "testhost",
+        "xla_flags": None,
+        "nproc": "1",
+        "started_utc": "2026-01-01T00:00:00Z",
+        "ended_utc": "2026-01-01T00:01:00Z",
+        "command": "test",
+    }
 
 
-def make_run(suite: str, task: str, agent: str, seed: int, best: float | None, status: str = "completed",
-             evals: int = 5, interval: int = 1000, floor_ceiling: tuple[float, float] = (0.0, 1.0)) -> RunResult:
+def make_run(
+    suite: str,
+    task: str,
+    agent: str,
+    seed: int,
+    best: float | None,
+    status: str = "completed",
+    evals: int = 5,
+    interval: int = 1000,
+    floor_ceiling: tuple[float, float] = (0.0, 1.0),
+) -> RunResult:
     """A run whose curve rises to `best` (raw) at its last-but-one evaluation."""
     fl, ce = floor_ceiling
-    scores = None if best is None else [fl + (best - fl) * (i + 1) / (evals - 1) for i in range(evals - 1)] + [best - 0.01 * (ce - fl)]
+    scores = (
+        None
+        if best is None
+        else [fl + (best - fl) * (i + 1) / (evals - 1) for i in range(evals - 1)] + [best - 0.01 * (ce - fl)]
+    )
     if status == "failed":
         evals, scores = 0, []
     if status == "diverged":
@@ -77,18 +101,44 @@ def make_run(suite: str, task: str, agent: str, seed: int, best: float | None, s
     finite = [s for s in (scores or []) if s is not None]
     b = max(finite) if finite else None
     return RunResult(
-        run_id=f"{suite}/{task}/{agent}/{seed}", suite=suite, task=task, agent=agent, seed=seed,
-        config={"agent": {"name": agent}, "task": {"id": task}, "seed": seed}, config_hash=f"h-{agent}-{task}",
-        status=status, message=None if status in ("completed", "early-stopped") else f"{status} on purpose",
-        stop_reason={"completed": "budget", "early-stopped": "patience", "diverged": "divergence", "failed": "error"}[status],
-        curve={"env_steps": env_steps, "wall_time": [0.5 * (i + 1) for i in range(evals)], "eval_score": scores or [],
-               "train_return": [None] * evals, "train_episodes": [0] * evals, "diagnostics": diagnostics},
-        best_score=b, best_step=env_steps[(scores or []).index(b)] if b is not None else None,
-        final_eval_score=finite[-1] if finite else None, final_score=b, env_steps=env_steps[-1] if env_steps else 0,
-        num_evals=evals, timing=None if status == "failed" else {
-            "compile_s": 2.0, "run_s": 3.0 + seed, "steps_per_s": 1e4 * (1 + len(agent)), "block_size": 5,
-            "block_seeds": list(range(5)), "compile_cache": None},
-        provenance=_provenance())
+        run_id=f"{suite}/{task}/{agent}/{seed}",
+        suite=suite,
+        task=task,
+        agent=agent,
+        seed=seed,
+        config={"agent": {"name": agent}, "task": {"id": task}, "seed": seed},
+        config_hash=f"h-{agent}-{task}",
+        status=status,
+        message=None if status in ("completed", "early-stopped") else f"{status} on purpose",
+        stop_reason={"completed": "budget", "early-stopped": "patience", "diverged": "divergence", "failed": "error"}[
+            status
+        ],
+        curve={
+            "env_steps": env_steps,
+            "wall_time": [0.5 * (i + 1) for i in range(evals)],
+            "eval_score": scores or [],
+            "train_return": [None] * evals,
+            "train_episodes": [0] * evals,
+            "diagnostics": diagnostics,
+        },
+        best_score=b,
+        best_step=env_steps[(scores or []).index(b)] if b is not None else None,
+        final_eval_score=finite[-1] if finite else None,
+        final_score=b,
+        env_steps=env_steps[-1] if env_steps else 0,
+        num_evals=evals,
+        timing=None
+        if status == "failed"
+        else {
+            "compile_s": 2.0,
+            "run_s": 3.0 + seed,
+            "steps_per_s": 1e4 * (1 + len(agent)),
+            "block_size": 5,
+            "block_seeds": list(range(5)),
+            "compile_cache": None,
+        },
+        provenance=_provenance(),
+    )
 
 
 def write_grid(out: Path, constants: dict, suite: str = "demo", seeds: int = 5, noise_seed: int = 0) -> dict:

@@ -18,8 +18,9 @@ from benchmarks.tasks import TASKS
 USER_AGENTS = [n for n in agents.AGENTS if not n.startswith("test-")]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in ("ppo-gru", "ppo-lstm") else n
-                                  for n in USER_AGENTS])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in ("ppo-gru", "ppo-lstm") else n for n in USER_AGENTS]
+)
 def test_vmapped_seed_block_finishes(name):  # (GRU/LSTM PPO, the slowest to compile, in `slow`; ppo-ctrnn stays)
     """Runs in a child process so a deadlock fails the test instead of hanging the suite."""
     code = textwrap.dedent(f"""

@@ -31,7 +31,7 @@ def _rollout(env, steps: int, key, action_fn=None):
 
         def body(state, k):
             k_a, k_s = jax.random.split(k)
-            a = (jax.random.uniform(k_a, (dim,), minval=-1.0, maxval=1.0) if action_fn is None else action_fn(k_a))
+            a = jax.random.uniform(k_a, (dim,), minval=-1.0, maxval=1.0) if action_fn is None else action_fn(k_a)
             state, ts = env.step(k_s, state, a)
             return state, ts
 
@@ -110,14 +110,25 @@ def test_state_types_are_stable_so_the_training_program_compiles_once(task_id):
     after = train(state)
     train(after)
     assert train._cache_size() == 1
-    types = lambda t: [(x.dtype, x.weak_type) for x in jax.tree_util.tree_leaves(jax.eval_shape(lambda: t))]  # noqa: E731
+    types = lambda t: [(x.dtype, x.weak_type) for x in jax.tree_util.tree_leaves(jax.eval_shape(lambda: t))]
     assert types(state) == types(after)
 
 
 def test_unknown_backend_and_env_are_clear_errors(cli, tmp_path):
     out = tmp_path / "res"
-    code, _, err = cli("run", "--suite", "brax", "--task", "brax-reacher", "--agent", "random", "--out", str(out),
-                       "--set", 'task.env_kwargs={"backend": "warp-drive"}')
+    code, _, err = cli(
+        "run",
+        "--suite",
+        "brax",
+        "--task",
+        "brax-reacher",
+        "--agent",
+        "random",
+        "--out",
+        str(out),
+        "--set",
+        'task.env_kwargs={"backend": "warp-drive"}',
+    )
     assert code == 2 and "unknown brax backend 'warp-drive'" in err and not out.exists()
 
 
@@ -125,8 +136,13 @@ def test_building_a_brax_env_prints_nothing():
     """A fresh process (brax's import prints to stdout only once): no 'Failed to import warp'
     lines from mujoco.mjx on stdout, no unmaintained-brax notice on stderr."""
     code = "from benchmarks.envs import make_env; from benchmarks.tasks import TASKS; make_env(TASKS['brax-reacher'])"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "" and "not actively being maintained" not in proc.stderr, (proc.stdout, proc.stderr)
 
@@ -136,9 +152,29 @@ def test_a_brax_run_through_the_runner_records_the_backend(cli, tmp_path):
     """Two evaluations (the compiled epoch runs on its own output) and the final score; the
     result file carries the backend and scores inside the task's bounds."""
     out = tmp_path / "res"
-    code, _, err = cli("run", "--suite", "brax", "--task", "brax-inverted_pendulum", "--agent", "random",
-                       "--seeds", "2", "--max-steps", "4000", "--eval-interval", "2000", "--set", "eval.eval_steps=1000",
-                       "--set", "eval.final_episodes=2", "--out", str(out), "--jobs", "1")
+    code, _, err = cli(
+        "run",
+        "--suite",
+        "brax",
+        "--task",
+        "brax-inverted_pendulum",
+        "--agent",
+        "random",
+        "--seeds",
+        "2",
+        "--max-steps",
+        "4000",
+        "--eval-interval",
+        "2000",
+        "--set",
+        "eval.eval_steps=1000",
+        "--set",
+        "eval.final_episodes=2",
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+    )
     assert code == 0, err
     for seed in (0, 1):
         data = json.loads((out / f"brax/brax-inverted_pendulum/random/seed_{seed}.json").read_text())
@@ -151,9 +187,29 @@ def test_a_brax_run_through_the_runner_records_the_backend(cli, tmp_path):
 def test_every_suite_agent_trains_and_is_scored_on_brax_through_the_runner(cli, tmp_path):
     out = tmp_path / "res"
     agents = ("linear-td", "rtrrl", "ppo", "ppo-gru", "ppo-ctrnn")
-    args = ["run", "--suite", "brax", "--task", "brax-reacher", "--seeds", "1", "--max-steps", "8192",
-            "--eval-interval", "4096", "--set", "eval.eval_steps=1000", "--set", "eval.final_episodes=1",
-            "--set", "rtrrl.normalize_obs=true", "--out", str(out), "--jobs", "2"]
+    args = [
+        "run",
+        "--suite",
+        "brax",
+        "--task",
+        "brax-reacher",
+        "--seeds",
+        "1",
+        "--max-steps",
+        "8192",
+        "--eval-interval",
+        "4096",
+        "--set",
+        "eval.eval_steps=1000",
+        "--set",
+        "eval.final_episodes=1",
+        "--set",
+        "rtrrl.normalize_obs=true",
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+    ]
     code, _, err = cli(*args, *[x for a in agents for x in ("--agent", a)])
     assert code == 0, err
     for a in agents:

@@ -12,7 +12,16 @@ import pytest
 
 from reports.load import load_results
 
-FAST = ["--max-steps", "4000", "--eval-interval", "2000", "--set", "eval.eval_steps=200", "--set", "eval.final_episodes=2"]
+FAST = [
+    "--max-steps",
+    "4000",
+    "--eval-interval",
+    "2000",
+    "--set",
+    "eval.eval_steps=200",
+    "--set",
+    "eval.final_episodes=2",
+]
 
 
 def _files(out: Path):
@@ -28,7 +37,8 @@ def test_run_then_rerun_does_no_work(cli, tmp_path):
     assert len(plans) == 1, "the planned runs are recorded for the report's coverage table"
     plan = json.loads((out / plans[0]).read_text())
     assert {(r["task"], r["agent"], r["seed"]) for r in plan["runs"]} == {
-        (t, "random", s) for t in ("CartPole-v1", "MemoryChain-4") for s in (0, 1)}
+        (t, "random", s) for t in ("CartPole-v1", "MemoryChain-4") for s in (0, 1)
+    }
     files.remove(plans[0])
     assert files == [f"smoke/{t}/random/seed_{s}.json" for t in ("CartPole-v1", "MemoryChain-4") for s in (0, 1)]
     mtimes = {f: (out / f).stat().st_mtime_ns for f in files}
@@ -60,20 +70,39 @@ def test_corrupt_file_is_redone(cli, tmp_path):
     code, _, err = cli(*base)
     assert code == 0 and "corrupt" in err
     new, old = json.loads(f.read_text())["curve"], json.loads(good)["curve"]
-    assert new["eval_score"] == old["eval_score"] and new["train_return"] == old["train_return"], "same seed, same numbers"
+    assert new["eval_score"] == old["eval_score"] and new["train_return"] == old["train_return"], (
+        "same seed, same numbers"
+    )
 
 
 @pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=pytest.mark.slow)])  # worker processes: `slow`
 def test_failed_runs_exit_1_and_the_grid_goes_on(cli, tmp_path, jobs):
     out = tmp_path / "res"
-    args = ["run", "--suite", "smoke", "--agent", "test-boom", "--agent", "random", "--plugin", "fault_agents",
-            "--jobs", jobs, "--out", str(out), *FAST]
+    args = [
+        "run",
+        "--suite",
+        "smoke",
+        "--agent",
+        "test-boom",
+        "--agent",
+        "random",
+        "--plugin",
+        "fault_agents",
+        "--jobs",
+        jobs,
+        "--out",
+        str(out),
+        *FAST,
+    ]
     code, _, err = cli(*args)
     assert code == 1
     loaded = load_results(out)
     assert sorted((r["task"], r["agent"], r["status"]) for r in loaded.runs) == sorted(
         (t, a, "completed" if a == "random" else "failed")
-        for t in ("CartPole-v1", "MemoryChain-4") for a in ("random", "test-boom") for _ in (0, 1))
+        for t in ("CartPole-v1", "MemoryChain-4")
+        for a in ("random", "test-boom")
+        for _ in (0, 1)
+    )
     assert all("RuntimeError: boom" in r["message"] for r in loaded.runs if r["status"] == "failed")
     code, _, err = cli(*args)
     assert code == 1 and "4 runs to do" in err and "4 already done" in err, "failed runs are retried"
@@ -82,8 +111,22 @@ def test_failed_runs_exit_1_and_the_grid_goes_on(cli, tmp_path, jobs):
 @pytest.mark.slow  # ~30 s: spawns and kills worker processes
 def test_a_dying_worker_becomes_a_failure_record_and_the_grid_goes_on(cli, tmp_path):
     out = tmp_path / "res"
-    code, _, err = cli("run", "--suite", "smoke", "--agent", "test-crash", "--agent", "random", "--plugin",
-                       "fault_agents", "--jobs", "2", "--out", str(out), *FAST)
+    code, _, err = cli(
+        "run",
+        "--suite",
+        "smoke",
+        "--agent",
+        "test-crash",
+        "--agent",
+        "random",
+        "--plugin",
+        "fault_agents",
+        "--jobs",
+        "2",
+        "--out",
+        str(out),
+        *FAST,
+    )
     assert code == 1, err
     runs = load_results(out).runs
     assert sorted(r["status"] for r in runs if r["agent"] == "random") == ["completed"] * 4
@@ -100,35 +143,41 @@ def test_worker_processes_give_the_same_numbers(cli, tmp_path):
         assert a["curve"]["eval_score"] == b["curve"]["eval_score"] and a["final_score"] == b["final_score"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--suite", "nope"], "unknown suite 'nope'; valid: smoke, quick"),
-    (["--task", "CartPole"], "unknown task 'CartPole'; valid: CartPole-v1"),
-    (["--agent", "ppo-nope"], "unknown agent 'ppo-nope'; valid: random"),
-    (["--seeds", "two"], "--seeds 'two'"),
-    (["--seeds", "0"], "--seeds '0'"),
-    (["--max-steps", "0"], "must be a positive integer"),
-    (["--max-steps", "ten"], "'ten' is not a valid integer"),
-    (["--max-steps", "3000000000"], "max_env_steps must be in [1, 2^31)"),
-    (["--eval-interval", "9000", "--max-steps", "8000"], "eval_interval must be in"),
-    (["--set", "random.num_envs"], "expected SCOPE.FIELD=VALUE"),
-    (["--set", "random.lr=3"], "random has no setting 'lr'; valid: num_envs, unroll"),
-    (["--set", "random.num_envs=many"], "random.num_envs='many'"),
-    (["--set", "random.num_envs=0"], "num_envs and unroll must be at least 1"),
-    (["--set", "nobody.x=1"], "unknown override scope 'nobody'"),
-    (["--set", "task.obs_mask=[7]"], "not a set of distinct indices"),
-    (["--set", "task.env_id=Pong-misc"], "task has no setting 'env_id'"),
-    (["--set", "task.env_params={\"nope\": 1}"], "has no env params ['nope']"),
-    (["--config", "/nonexistent/c.toml"], "cannot read config file"),
-    (["--plugin", "no_such_module"], "cannot import plugin 'no_such_module'"),
-    (["--jobs", "0"], "must be a positive integer"),
-    (["--block-size", "-1"], "must be a positive integer"),
-    (["--set", "random.num_envs=100", "--max-steps", "50", "--eval-interval", "50"], "consumes 100 env steps per iteration"),
-    (["--bogus"], "No such option '--bogus'"),
-    (["--address", "auto"], "--address apply to --executor ray"),
-    (["--max-retries", "1", "--ray-cpus", "2"], "--ray-cpus, --max-retries apply to --executor ray"),
-    (["--executor", "ray", "--jobs", "2"], "--jobs applies to the local executor"),
-    (["--executor", "slurm"], "'slurm' is not one of 'local', 'ray'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--suite", "nope"], "unknown suite 'nope'; valid: smoke, quick"),
+        (["--task", "CartPole"], "unknown task 'CartPole'; valid: CartPole-v1"),
+        (["--agent", "ppo-nope"], "unknown agent 'ppo-nope'; valid: random"),
+        (["--seeds", "two"], "--seeds 'two'"),
+        (["--seeds", "0"], "--seeds '0'"),
+        (["--max-steps", "0"], "must be a positive integer"),
+        (["--max-steps", "ten"], "'ten' is not a valid integer"),
+        (["--max-steps", "3000000000"], "max_env_steps must be in [1, 2^31)"),
+        (["--eval-interval", "9000", "--max-steps", "8000"], "eval_interval must be in"),
+        (["--set", "random.num_envs"], "expected SCOPE.FIELD=VALUE"),
+        (["--set", "random.lr=3"], "random has no setting 'lr'; valid: num_envs, unroll"),
+        (["--set", "random.num_envs=many"], "random.num_envs='many'"),
+        (["--set", "random.num_envs=0"], "num_envs and unroll must be at least 1"),
+        (["--set", "nobody.x=1"], "unknown override scope 'nobody'"),
+        (["--set", "task.obs_mask=[7]"], "not a set of distinct indices"),
+        (["--set", "task.env_id=Pong-misc"], "task has no setting 'env_id'"),
+        (["--set", 'task.env_params={"nope": 1}'], "has no env params ['nope']"),
+        (["--config", "/nonexistent/c.toml"], "cannot read config file"),
+        (["--plugin", "no_such_module"], "cannot import plugin 'no_such_module'"),
+        (["--jobs", "0"], "must be a positive integer"),
+        (["--block-size", "-1"], "must be a positive integer"),
+        (
+            ["--set", "random.num_envs=100", "--max-steps", "50", "--eval-interval", "50"],
+            "consumes 100 env steps per iteration",
+        ),
+        (["--bogus"], "No such option '--bogus'"),
+        (["--address", "auto"], "--address apply to --executor ray"),
+        (["--max-retries", "1", "--ray-cpus", "2"], "--ray-cpus, --max-retries apply to --executor ray"),
+        (["--executor", "ray", "--jobs", "2"], "--jobs applies to the local executor"),
+        (["--executor", "slurm"], "'slurm' is not one of 'local', 'ray'"),
+    ],
+)
 def test_user_errors_are_one_line_exit_2_nothing_written(cli, tmp_path, args, message):
     out = tmp_path / "res"
     code, stdout, err = cli("run", "--suite", "smoke", "--out", str(out), *args)
@@ -155,11 +204,26 @@ def test_bad_config_file_and_unwritable_out(cli, tmp_path):
 
 def test_config_file_and_set_are_recorded(cli, tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text("[budget]\nmax_env_steps = 4000\neval_interval = 2000\n[eval]\neval_steps = 100\n"
-                   "final_episodes = 1\n[agent.random]\nnum_envs = 3\n[task]\nmax_episode_length = 50\n")
+    cfg.write_text(
+        "[budget]\nmax_env_steps = 4000\neval_interval = 2000\n[eval]\neval_steps = 100\n"
+        "final_episodes = 1\n[agent.random]\nnum_envs = 3\n[task]\nmax_episode_length = 50\n"
+    )
     out = tmp_path / "res"
-    code, _, err = cli("run", "--suite", "smoke", "--task", "CartPole-v1", "--seeds", "1", "--out", str(out),
-                       "--config", str(cfg), "--set", "random.num_envs=2")
+    code, _, err = cli(
+        "run",
+        "--suite",
+        "smoke",
+        "--task",
+        "CartPole-v1",
+        "--seeds",
+        "1",
+        "--out",
+        str(out),
+        "--config",
+        str(cfg),
+        "--set",
+        "random.num_envs=2",
+    )
     assert code == 0, err
     data = json.loads((out / "smoke/CartPole-v1/random/seed_0.json").read_text())
     assert data["config"]["agent"]["hyperparameters"]["num_envs"] == 2, "--set wins over the file"
@@ -202,8 +266,21 @@ def test_compile_cache_is_used_and_recorded(tmp_path):
     """Through the console command: jax reads the cache setting once per process."""
     cache = tmp_path / "cache"
     exe = Path(sys.executable).with_name("rtrrl-bench")
-    args = [exe, "run", "--suite", "smoke", "--task", "CartPole-v1", "--seeds", "1", "--jobs", "1", *FAST,
-            "--compile-cache", str(cache)]
+    args = [
+        exe,
+        "run",
+        "--suite",
+        "smoke",
+        "--task",
+        "CartPole-v1",
+        "--seeds",
+        "1",
+        "--jobs",
+        "1",
+        *FAST,
+        "--compile-cache",
+        str(cache),
+    ]
     assert subprocess.run([*args, "--out", str(tmp_path / "a")], capture_output=True).returncode == 0
     entries = sorted(p.name for p in cache.iterdir())
     assert any(name.startswith("jit_epoch_one") for name in entries)

@@ -8,10 +8,18 @@ from benchmarks.config import ConfigError, load_config_file, merge_overrides, pa
 
 
 def test_dotted_set_keys_build_nested_groups():
-    got = parse_set_options(["rtrrl.compat.shared_action_key=true", "rtrrl.compat.unclipped_eval=false",
-                             "rtrrl.lr_rnn=1e-5", "budget.patience=5"])
-    assert got == {"rtrrl": {"compat": {"shared_action_key": True, "unclipped_eval": False}, "lr_rnn": 1e-5},
-                   "budget": {"patience": 5}}
+    got = parse_set_options(
+        [
+            "rtrrl.compat.shared_action_key=true",
+            "rtrrl.compat.unclipped_eval=false",
+            "rtrrl.lr_rnn=1e-5",
+            "budget.patience=5",
+        ]
+    )
+    assert got == {
+        "rtrrl": {"compat": {"shared_action_key": True, "unclipped_eval": False}, "lr_rnn": 1e-5},
+        "budget": {"patience": 5},
+    }
 
 
 def test_a_key_cannot_be_a_value_and_a_group():
@@ -21,8 +29,9 @@ def test_a_key_cannot_be_a_value_and_a_group():
 
 def test_later_layers_win_field_by_field_inside_groups(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text("[agent.rtrrl]\nlr_rnn = 1e-3\n[agent.rtrrl.compat]\nshared_action_key = true\n"
-                    "unclipped_eval = true\n")
+    path.write_text(
+        "[agent.rtrrl]\nlr_rnn = 1e-3\n[agent.rtrrl.compat]\nshared_action_key = true\nunclipped_eval = true\n"
+    )
     merged = merge_overrides(load_config_file(path), parse_set_options(["rtrrl.compat.unclipped_eval=false"]))
     assert merged == {"rtrrl": {"lr_rnn": 1e-3, "compat": {"shared_action_key": True, "unclipped_eval": False}}}
 

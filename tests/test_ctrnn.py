@@ -6,8 +6,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents.ctrnn import (CTRNNParams, forward, init_ctrnn, rflo_readout, rflo_update, rtrl_readout, rtrl_update,
-                          zero_rflo, zero_rtrl)
+from agents.ctrnn import (
+    CTRNNParams,
+    forward,
+    init_ctrnn,
+    rflo_readout,
+    rflo_update,
+    rtrl_readout,
+    rtrl_update,
+    zero_rflo,
+    zero_rtrl,
+)
 
 I, N, T = 3, 5, 7
 

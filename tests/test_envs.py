@@ -5,7 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from benchmarks.envs import make_env, resolve_obs_mask
 from benchmarks.tasks import TASKS, Task
@@ -13,9 +14,12 @@ from benchmarks.tasks import TASKS, Task
 
 @pytest.mark.parametrize(
     "task_id, env_id, kept",
-    [("CartPole-vel", "CartPole-v1", [1, 3]), ("CartPole-pos", "CartPole-v1", [0, 2]),
-     ("MountainCarContinuous-vel", "MountainCarContinuous-v0", [1]),
-     ("MountainCarContinuous-pos", "MountainCarContinuous-v0", [0])],
+    [
+        ("CartPole-vel", "CartPole-v1", [1, 3]),
+        ("CartPole-pos", "CartPole-v1", [0, 2]),
+        ("MountainCarContinuous-vel", "MountainCarContinuous-v0", [1]),
+        ("MountainCarContinuous-pos", "MountainCarContinuous-v0", [0]),
+    ],
 )
 def test_mask_removes_exactly_the_named_dims(task_id, env_id, kept):
     env = make_env(TASKS[task_id])
@@ -30,7 +34,9 @@ def test_mask_removes_exactly_the_named_dims(task_id, env_id, kept):
         k = jax.random.PRNGKey(100 + i)
         state, ts = env.step(k, state, action)
         k_step, _ = jax.random.split(k)
-        raw_obs, raw_state, *_ = raw.step_env(k_step, raw_state, action if env.spec.action_kind == "discrete" else action[0], params)
+        raw_obs, raw_state, *_ = raw.step_env(
+            k_step, raw_state, action if env.spec.action_kind == "discrete" else action[0], params
+        )
         removed = [j for j in range(raw_obs.shape[0]) if j not in kept]
         np.testing.assert_array_equal(ts.obs, np.asarray(raw_obs)[kept])
         assert ts.obs.shape[0] == raw_obs.shape[0] - len(removed)
@@ -54,7 +60,7 @@ def _rollout(env, n, key, action_fn):
     step = jax.jit(env.step)
     state, ts = env.reset(key)
     out = []
-    for i in range(n):
+    for _ in range(n):
         key, k_a, k = jax.random.split(key, 3)
         state, ts = step(k, state, action_fn(k_a))
         out.append(jax.device_get(ts))

@@ -70,10 +70,14 @@ def test_final_score_uses_shared_keys_and_averages_episodes():
     assert set(singles) <= {-1.0, 1.0}, "MemoryChain pays ±1 once per episode"
 
 
-
-@pytest.mark.parametrize("name, settings", [
-    ("rtrrl", {}), ("rtrrl", {"compat": Compat(eval_keeps_state=True)}), ("ppo-gru", {"meta_rl": True}),
-])
+@pytest.mark.parametrize(
+    "name, settings",
+    [
+        ("rtrrl", {}),
+        ("rtrrl", {"compat": Compat(eval_keeps_state=True)}),
+        ("ppo-gru", {"meta_rl": True}),
+    ],
+)
 def test_first_evaluation_step_sees_no_previous_action(name, settings):
     """At an evaluation's (and a final-score episode's) first step the previous-action and reward
     slots are zero, as in training's first input: not the one-hot of action 0. Checked on the
@@ -98,6 +102,7 @@ def test_first_evaluation_step_sees_no_previous_action(name, settings):
     wrong = x.at[obs.shape[0]].set(1.0)  # one_hot(0) in the action slot
 
     if name == "rtrrl":
+
         def first(x):
             return ctrnn.forward(pp.params.rnn, jnp.zeros(32), x)[0]
     else:

@@ -16,11 +16,11 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
+from report_data import AGENTS, CONSTANTS, TASKS, make_run, reference_dir, write_grid
 
 from benchmarks.storage import result_path, write_result
 from reports.browser import CHROMIUM_FLAGS, find_chromium, screenshot
 from reports.build import Options, build_report
-from report_data import AGENTS, CONSTANTS, TASKS, make_run, reference_dir, write_grid
 
 EVIL = '<img id="pwned" src=x onerror="document.title=\'pwned\'">'
 
@@ -47,10 +47,15 @@ def page(tmp_path_factory):
     root = tmp_path_factory.mktemp("lb")
     results, data = root / "results", reference_dir(root)
     write_grid(results, CONSTANTS)
-    write_result(result_path(results, "demo", "CartPole-vel", "evil", 0),
-                 make_run("demo", "CartPole-vel", "evil", 0, 100.0, floor_ceiling=(20.0, 500.0))
-                 .model_copy(update={"agent": EVIL}))
-    built = build_report(results, results / "report", Options(reps=2_000, reps_small=500, screenshot=False), data_dir=data)
+    write_result(
+        result_path(results, "demo", "CartPole-vel", "evil", 0),
+        make_run("demo", "CartPole-vel", "evil", 0, 100.0, floor_ceiling=(20.0, 500.0)).model_copy(
+            update={"agent": EVIL}
+        ),
+    )
+    built = build_report(
+        results, results / "report", Options(reps=2_000, reps_small=500, screenshot=False), data_dir=data
+    )
     driver = _driver()
     try:
         driver.get(built.html.resolve().as_uri())
@@ -63,7 +68,10 @@ def _rows(driver, table_id):
     from selenium.webdriver.common.by import By
 
     table = driver.find_element(By.ID, table_id)
-    return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    return [
+        [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+        for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+    ]
 
 
 def test_per_task_table_shows_every_cell_with_its_numbers(page):
@@ -82,7 +90,11 @@ def test_per_task_table_shows_every_cell_with_its_numbers(page):
                     continue  # the grid's corrupt file
                 if d["status"] not in ("completed", "early-stopped", "diverged", "failed"):
                     continue
-                best.append(d["best_score"] if d["status"] in ("completed", "early-stopped") else CONSTANTS["tasks"][task]["floor"])
+                best.append(
+                    d["best_score"]
+                    if d["status"] in ("completed", "early-stopped")
+                    else CONSTANTS["tasks"][task]["floor"]
+                )
             cell = by[(task, agent)][3]
             assert cell.startswith(f"{np.median(best):.4g} ± {np.std(best, ddof=1):.3g}"), (task, agent, cell)
 
@@ -108,7 +120,9 @@ def test_figures_are_decoded_and_links_resolve(page):
     driver, built, _ = page
     images = driver.find_elements(By.CSS_SELECTOR, "section#suite-demo figure img")
     diagnostics = driver.find_elements(By.CSS_SELECTOR, "section#suite-demo figure.diagnostics img")
-    assert len(images) == 7 + len(TASKS) and len(diagnostics) == len(TASKS), "7 suite views, one diagnostics view per task"
+    assert len(images) == 7 + len(TASKS) and len(diagnostics) == len(TASKS), (
+        "7 suite views, one diagnostics view per task"
+    )
     for img in images:
         assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 100
     links = driver.find_elements(By.CSS_SELECTOR, "a.raw")

@@ -6,10 +6,10 @@ All of them run in `nox -s slow` (which CI runs too), keeping `nox -s tests` und
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
-
 from benchmarks.plan import make_plan
 from benchmarks.program import run_unit
+
+pytestmark = pytest.mark.slow
 
 
 def _best(tmp_path, agent, task, max_steps, interval, seeds=(0,), suite="gymnax-paper", **agent_overrides):

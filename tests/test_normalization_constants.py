@@ -50,7 +50,8 @@ def test_the_file_matches_the_ceiling_table_and_its_version():
         expected = norm.ceiling(TASKS[tid])
         assert (c["ceiling"], c["ceiling_source"]) == (expected.value, expected.source), tid
     assert norm.fingerprint(DOC) == norm.VERSION_FINGERPRINTS[norm.NORMALIZATION_VERSION], (
-        "a constant changed: bump NORMALIZATION_VERSION and add the new fingerprint")
+        "a constant changed: bump NORMALIZATION_VERSION and add the new fingerprint"
+    )
     assert max(norm.VERSION_FINGERPRINTS) == norm.NORMALIZATION_VERSION
 
 
@@ -87,8 +88,9 @@ def test_remeasuring_a_floor_with_the_stored_protocol_reproduces_it_exactly(tmp_
 @pytest.mark.slow
 def test_the_measure_command_reproduces_stored_floors_exactly(cli, tmp_path):
     out = tmp_path / "constants.json"
-    code, _, err = cli("normalization", "--measure", "--task", "CartPole-vel", "--task", "RepeatPreviousEasy",
-                       "--write", str(out))
+    code, _, err = cli(
+        "normalization", "--measure", "--task", "CartPole-vel", "--task", "RepeatPreviousEasy", "--write", str(out)
+    )
     assert code == 0, err
     new = norm.load(out)
     assert set(new["tasks"]) == {"CartPole-vel", "RepeatPreviousEasy"}
@@ -99,11 +101,13 @@ def test_the_measure_command_reproduces_stored_floors_exactly(cli, tmp_path):
 def test_normalization_command_shows_and_refuses(cli, tmp_path):
     code, out, _ = cli("normalization", "--task", "DeepSea-4")
     assert code == 0 and "DeepSea-4" in out and f"v{norm.NORMALIZATION_VERSION}" in out and "MemoryChain" not in out
-    for args, words in [(("--task", "NoSuchTask"), "unknown task"),
-                        (("--measure", "--task", "DeepSea-4"), "--write FILE"),
-                        (("--measure", "--from", str(tmp_path)), "exclude"),
-                        (("--from", str(tmp_path / "missing")), "no results directory"),
-                        (("--from", str(tmp_path)), "no result file")]:
+    for args, words in [
+        (("--task", "NoSuchTask"), "unknown task"),
+        (("--measure", "--task", "DeepSea-4"), "--write FILE"),
+        (("--measure", "--from", str(tmp_path)), "exclude"),
+        (("--from", str(tmp_path / "missing")), "no results directory"),
+        (("--from", str(tmp_path)), "no result file"),
+    ]:
         code, _, err = cli("normalization", *args)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, (args, err)
     code, _, err = cli("normalization", "--write", str(tmp_path / "c.json"))
@@ -149,13 +153,16 @@ def _catch(carry, obs):
     return carry, 1 + jnp.sign(ball_x - paddle_x)
 
 
-@pytest.mark.parametrize("task,agent", [
-    ("DeepSea-4", _deep_sea(4)),
-    ("DeepSea-16", _deep_sea(16)),
-    ("MemoryChain-16", Scripted(_memory_chain)),
-    ("Catch-ep1000", Scripted(_catch)),
-    ("DiscountingChain", Scripted(lambda carry, obs: (carry, jnp.zeros((), jnp.int32)))),
-])
+@pytest.mark.parametrize(
+    "task,agent",
+    [
+        ("DeepSea-4", _deep_sea(4)),
+        ("DeepSea-16", _deep_sea(16)),
+        ("MemoryChain-16", Scripted(_memory_chain)),
+        ("Catch-ep1000", Scripted(_catch)),
+        ("DiscountingChain", Scripted(lambda carry, obs: (carry, jnp.zeros((), jnp.int32)))),
+    ],
+)
 def test_an_optimal_policy_scores_the_analytic_ceiling_under_the_paper_metric(task, agent):
     env = make_env(TASKS[task])
     steps = FLOOR_BUDGET.eval.eval_steps
@@ -169,7 +176,9 @@ def test_bandit_ceilings_are_the_oracle_returns():
     env, params = gymnax.make("BernoulliBandit-misc")
     _, state = jax.vmap(env.reset, (0, None))(keys, params)
     np.testing.assert_allclose(np.asarray(state.exp_reward_best), 0.9, rtol=1e-6)
-    assert norm.ceiling(TASKS["BernoulliBandit"]).value == pytest.approx(0.9 * TASKS["BernoulliBandit"].max_episode_length)
+    assert norm.ceiling(TASKS["BernoulliBandit"]).value == pytest.approx(
+        0.9 * TASKS["BernoulliBandit"].max_episode_length
+    )
 
     env, params = gymnax.make("GaussianBandit-misc")
     _, state = jax.vmap(env.reset, (0, None))(keys, params)

@@ -42,7 +42,7 @@ def test_random_actions_match_popgym(difficulty, seed):
     n = port.num_cards  # the episode's shape, as popgym plays it: n - 1 watch steps, then n plays
     modes = [o[0] for o, *_ in steps]
     assert modes == [1] * (n - 2) + [0] * (n + 1)
-    assert all(r == 0 for _, r, *_ in steps[: n - 1]) and all(r != 0 for _, r, *_ in steps[n - 1:])
+    assert all(r == 0 for _, r, *_ in steps[: n - 1]) and all(r != 0 for _, r, *_ in steps[n - 1 :])
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)

@@ -35,15 +35,18 @@ def test_every_popgym_id_is_a_task():
         assert TASKS[env_id].package == "popgym"
 
 
-@pytest.mark.parametrize("alias,canonical", [
-    ("StatelessCartPoleEasy", "PositionOnlyCartPoleEasy"),
-    ("NoisyStatelessCartPoleHard", "NoisyPositionOnlyCartPoleHard"),
-    ("MinesweeperEasy", "MineSweeperEasy"),
-    ("MultiArmedBanditMedium", "MultiarmedBanditMedium"),
-    ("popgym-VelocityOnlyCartpoleEasy-v0", "VelocityOnlyCartPoleEasy"),
-    ("StatelessCartPole", "PositionOnlyCartPoleEasy"),  # the paper's Table 3 row name
-    ("RepeatFirst", "RepeatFirstEasy"),
-])
+@pytest.mark.parametrize(
+    "alias,canonical",
+    [
+        ("StatelessCartPoleEasy", "PositionOnlyCartPoleEasy"),
+        ("NoisyStatelessCartPoleHard", "NoisyPositionOnlyCartPoleHard"),
+        ("MinesweeperEasy", "MineSweeperEasy"),
+        ("MultiArmedBanditMedium", "MultiarmedBanditMedium"),
+        ("popgym-VelocityOnlyCartpoleEasy-v0", "VelocityOnlyCartPoleEasy"),
+        ("StatelessCartPole", "PositionOnlyCartPoleEasy"),  # the paper's Table 3 row name
+        ("RepeatFirst", "RepeatFirstEasy"),
+    ],
+)
 def test_aliases(alias, canonical):
     assert resolve_task_id(alias) == canonical
 
@@ -55,8 +58,14 @@ def test_suites():
     with pytest.raises(ValueError, match="no difficulty"):
         SUITES["quick"].tasks_for("hard")
     rows = {r for t in SUITES["lru-paper"].tasks for r in TASKS[t].paper_rows}
-    for row in ("StatelessCartPole", "NoisyStatelessCartPole", "Minesweeper", "MultiArmedBandit", "RepeatFirst",
-                "RepeatPrevious"):
+    for row in (
+        "StatelessCartPole",
+        "NoisyStatelessCartPole",
+        "Minesweeper",
+        "MultiArmedBandit",
+        "RepeatFirst",
+        "RepeatPrevious",
+    ):
         assert f"table3:{row}" in rows
 
 
@@ -86,12 +95,23 @@ def test_spec_matches_popgym_wrappers(env_id):
         np.testing.assert_allclose(spec.action_high, wrapped.action_space.high)
 
 
-ROLLOUT_SAMPLE = ("CountRecallEasy", "ConcentrationEasy", "BattleshipEasy", "NoisyPositionOnlyPendulumEasy",
-                  "LabyrinthEscapeEasy")  # one of each kind of state; the other Easy ports run in `slow`
+ROLLOUT_SAMPLE = (
+    "CountRecallEasy",
+    "ConcentrationEasy",
+    "BattleshipEasy",
+    "NoisyPositionOnlyPendulumEasy",
+    "LabyrinthEscapeEasy",
+)  # one of each kind of state; the other Easy ports run in `slow`
 
 
-@pytest.mark.parametrize("env_id", [i if i in ROLLOUT_SAMPLE else pytest.param(i, marks=pytest.mark.slow)
-                                    for i in popgym.ENV_IDS if i.endswith("Easy")])
+@pytest.mark.parametrize(
+    "env_id",
+    [
+        i if i in ROLLOUT_SAMPLE else pytest.param(i, marks=pytest.mark.slow)
+        for i in popgym.ENV_IDS
+        if i.endswith("Easy")
+    ],
+)
 def test_autoreset_rollout(env_id):
     """Random actions, 8 envs, 3 episode lengths: lengths within the cap, returns in [-1, 1],
     observations valid encodings (one-hot blocks sum to one), no NaN."""

@@ -129,8 +129,9 @@ def test_placement_distribution_is_exactly_popgyms(difficulty):
         for size in [2, 3, 3, 4]:
             theirs = popgym_accepted_boards(pyenv, board, size)
             count = int(port.placements(jnp.asarray(board, bool), size).sum())
-            ours = Counter(np.asarray(place_at(jnp.asarray(board, bool), size, k)).astype(np.int8).tobytes()
-                           for k in range(count))
+            ours = Counter(
+                np.asarray(place_at(jnp.asarray(board, bool), size, k)).astype(np.int8).tobytes() for k in range(count)
+            )
             assert len(ours) == count and sum(theirs.values()) == 2 * count
             assert theirs == Counter({b: 2 * c for b, c in ours.items()})
             pyenv._np_random = np.random.default_rng(rng.integers(1 << 30))

@@ -82,8 +82,9 @@ def test_spaces_and_length(difficulty):
     assert port.facedown_card == pyenv.facedown_card
 
 
-@pytest.mark.parametrize("difficulty,seed", cases(*[(d, s) for d in DIFFICULTIES for s in (0, 1, 2)],
-                                                  slow=[("Medium", 1), ("Medium", 2)]))
+@pytest.mark.parametrize(
+    "difficulty,seed", cases(*[(d, s) for d in DIFFICULTIES for s in (0, 1, 2)], slow=[("Medium", 1), ("Medium", 2)])
+)
 def test_random_actions_match_popgym(difficulty, seed):
     port, pyenv, obs0, obs, state = start(difficulty, seed)
     steps = record(pyenv)
@@ -92,8 +93,9 @@ def test_random_actions_match_popgym(difficulty, seed):
     assert steps[-1][3] and not any(s[3] for s in steps[:-1])
 
 
-@pytest.mark.parametrize("difficulty,seed", cases(*[(d, s) for d in DIFFICULTIES for s in (3, 4)],
-                                                  slow=[("Medium", 4)]))
+@pytest.mark.parametrize(
+    "difficulty,seed", cases(*[(d, s) for d in DIFFICULTIES for s in (3, 4)], slow=[("Medium", 4)])
+)
 def test_memory_policy_matches_popgym(difficulty, seed):
     """A player with perfect memory clears the table before truncation (early termination)."""
     port, pyenv, obs0, obs, state = start(difficulty, seed)
@@ -116,8 +118,9 @@ def test_quirky_policy_matches_popgym(difficulty):
     assert any(r > 0 for _, r, _, _ in steps)
 
 
-@pytest.mark.parametrize("difficulty,late", cases(*[(d, x) for d in DIFFICULTIES for x in (0, 1)],
-                                                  slow=[("Medium", 0)]))
+@pytest.mark.parametrize(
+    "difficulty,late", cases(*[(d, x) for d in DIFFICULTIES for x in (0, 1)], slow=[("Medium", 0)])
+)
 def test_termination_at_and_before_truncation(difficulty, late):
     """Knowing the layout, finish on the last step (terminated and truncated) or one step before."""
     port, pyenv, obs0, obs, state = start(difficulty, 20 + late)
@@ -159,15 +162,27 @@ def test_autoreset_after_early_termination_is_fresh_and_uniform(difficulty):
         keys = jax.random.split(key, n + 1)
         end, (term, trunc, r) = jax.lax.scan(body, state, (keys[:-1], order))
         obs, new = autoreset(keys[-1], end, term[-1])
-        fresh = (jnp.all(obs == port.facedown_card) & (new.pending == -1) & (new.curr_step == 0) & (new.matched == 0)
-                 & ~jnp.any(new.face_up))
-        return new, (jnp.argmax(new.shoe.cards == 0), jnp.all(new.shoe.cards == end.shoe.cards), fresh, term, trunc,
-                     r.sum())
+        fresh = (
+            jnp.all(obs == port.facedown_card)
+            & (new.pending == -1)
+            & (new.curr_step == 0)
+            & (new.matched == 0)
+            & ~jnp.any(new.face_up)
+        )
+        return new, (
+            jnp.argmax(new.shoe.cards == 0),
+            jnp.all(new.shoe.cards == end.shoe.cards),
+            fresh,
+            term,
+            trunc,
+            r.sum(),
+        )
 
     _, state = port.reset(jax.random.key(1))
     episodes = 1_500
     _, (pos0, same, fresh, term, trunc, ret) = jax.jit(
-        lambda s, k: jax.lax.scan(episode, s, jax.random.split(k, episodes)))(state, jax.random.key(2))
+        lambda s, k: jax.lax.scan(episode, s, jax.random.split(k, episodes))
+    )(state, jax.random.key(2))
     term = np.asarray(term)
     assert term[:, -1].all() and not term[:, :-1].any() and not np.asarray(trunc).any()
     np.testing.assert_allclose(np.asarray(ret), 1.0, atol=1e-5)

@@ -105,8 +105,11 @@ def test_autoreset_decks_are_fresh_uniform_and_independent():
     def summary(old, obs, new):
         v, q = new.value_shoe.cards, new.query_shoe.cards
         stale = jnp.all(v == old.value_shoe.cards) | jnp.all(q == old.query_shoe.cards) | jnp.all(v == q)
-        start_ok = (jnp.all(obs == jnp.stack([cards.color(v[0]), cards.color(q[0])]))
-                    & jnp.all(new.counts == jax.nn.one_hot(obs[0], 2, dtype=jnp.int32)) & (new.dealt == 1))
+        start_ok = (
+            jnp.all(obs == jnp.stack([cards.color(v[0]), cards.color(q[0])]))
+            & jnp.all(new.counts == jax.nn.one_hot(obs[0], 2, dtype=jnp.int32))
+            & (new.dealt == 1)
+        )
         return jnp.argmax(v == 0), jnp.argmax(q == 0), cards.suit(v[0]), cards.suit(q[0]), stale, start_ok
 
     (pos_v, pos_q, suit_v, suit_q, stale, start_ok), done = episodes_with_autoreset(port, 2_000, summary)

@@ -57,7 +57,7 @@ def test_card_counting_policy_matches_popgym(difficulty):
         seen = np.bincount([obs0] + [o for o, *_ in steps], minlength=cards.NUM_RANKS)
         left = cards.NUM_SUITS * port.num_decks - seen
         cur = steps[-1][0] if steps else obs0
-        return 0 if left[cur + 1:].sum() >= left[:cur].sum() else 1
+        return 0 if left[cur + 1 :].sum() >= left[:cur].sum() else 1
 
     assert lockstep(port, obs, state, pyenv, obs0, policy) == port.max_episode_length
     assert sum(r for _, r, *_ in steps) > 0.2  # counting wins far more than it loses (random: 0 +- ~0.1)
@@ -67,9 +67,16 @@ def test_autoreset_decks_are_fresh_and_uniform():
     """Decks prepared by the shoe during an episode are uniform permutations (chi-square on
     where card 0 lands and on the first rank shown) and differ from the deck just played."""
     port = make("HigherLowerEasy")
-    (pos0, first, same, start_ok), done = episodes_with_autoreset(port, 1_500, lambda old, obs, new: (
-        jnp.argmax(new.shoe.cards == 0), obs, jnp.all(new.shoe.cards == old.shoe.cards),
-        (obs == cards.rank(new.shoe.cards[0])) & (new.dealt == 1)))
+    (pos0, first, same, start_ok), done = episodes_with_autoreset(
+        port,
+        1_500,
+        lambda old, obs, new: (
+            jnp.argmax(new.shoe.cards == 0),
+            obs,
+            jnp.all(new.shoe.cards == old.shoe.cards),
+            (obs == cards.rank(new.shoe.cards[0])) & (new.dealt == 1),
+        ),
+    )
     assert done[:, -1].all() and not done[:, :-1].any()
     assert not same.any() and start_ok.all()
     assert stats.chisquare(np.bincount(pos0, minlength=port.num_cards)).pvalue > 1e-3

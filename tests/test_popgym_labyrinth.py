@@ -28,8 +28,12 @@ def injected(port, pyenv, key=0):
     """Our episode start in popgym's maze (mazelib's grid: the entrances are walls there)."""
     maze = pyenv.maze.grid.copy()
     maze[pyenv.maze.start] = maze[pyenv.maze.end] = 1
-    obs, state = port.initial(maze, np.asarray(pyenv.maze.start), np.asarray(pyenv.maze.end),
-                              lab.generator_start(jax.random.key(key), port.shape))
+    obs, state = port.initial(
+        maze,
+        np.asarray(pyenv.maze.start),
+        np.asarray(pyenv.maze.end),
+        lab.generator_start(jax.random.key(key), port.shape),
+    )
     np.testing.assert_array_equal(np.asarray(state.grid), pyenv.maze.grid)
     assert tuple(np.asarray(state.position)) == tuple(pyenv.position)
     return obs, state
@@ -147,9 +151,15 @@ def popgym_sized(family, maze_dims):
         return getattr(envs, family)(maze_dims=maze_dims)
 
 
-@pytest.mark.parametrize("family, maze_dims", [
-    ("LabyrinthEscape", (10, 10)), pytest.param("LabyrinthExplore", (18, 18), marks=pytest.mark.slow),
-    ("LabyrinthEscape", (10, 14)), ("LabyrinthExplore", (14, 8))])
+@pytest.mark.parametrize(
+    "family, maze_dims",
+    [
+        ("LabyrinthEscape", (10, 10)),
+        pytest.param("LabyrinthExplore", (18, 18), marks=pytest.mark.slow),
+        ("LabyrinthEscape", (10, 14)),
+        ("LabyrinthExplore", (14, 8)),
+    ],
+)
 def test_local_view_and_move_from_every_square(family, maze_dims):
     """popgym's local view pads bottom/right only (shifted at the top/left edge) and clips
     columns at the number of rows (non-square mazes show it); moves clamp at the border."""
@@ -278,7 +288,7 @@ def episode_starts(port, n, done_every, seed):
 
         obs0, state0 = port.reset(jax.random.fold_in(key, 1_000_000))
         (obs, state), changed = jax.lax.scan(body, (obs0, state0), jnp.arange(3 * done_every))
-        return start(obs0, state0), start(obs, state), jnp.all(changed[done_every - 1::done_every])
+        return start(obs0, state0), start(obs, state), jnp.all(changed[done_every - 1 :: done_every])
 
     return jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(seed), n))
 
@@ -341,8 +351,9 @@ def test_next_maze_is_ready_within_an_episode():
         _, state, *_ = step(jax.random.key(100 + t), state, jnp.asarray(t % 4))
     assert bool(state.next_maze.finished) and int(state.next_maze.count) == (H // 2) * (W // 2)
     finished = lab.generator_finish(jax.random.key(0), state.next_maze, W // 2, True)
-    np.testing.assert_array_equal(np.asarray(lab.maze_grid(finished, W // 2)),
-                                  np.asarray(lab.maze_grid(state.next_maze, W // 2)))
+    np.testing.assert_array_equal(
+        np.asarray(lab.maze_grid(finished, W // 2)), np.asarray(lab.maze_grid(state.next_maze, W // 2))
+    )
 
 
 def test_hunt_budget_can_run_out():

@@ -110,7 +110,8 @@ def test_easy_mine_sets_are_uniform():
     _, _, autoreset = jitted(port)
     _, state = port.reset(jax.random.key(1))
     grids = jax.jit(jax.vmap(lambda k: autoreset(k, state, jnp.asarray(True))[1].hidden_grid))(
-        jax.random.split(jax.random.key(2), boards))
+        jax.random.split(jax.random.key(2), boards)
+    )
     mines = np.asarray(grids).reshape(boards, -1) == 1
     counts = Counter(index[tuple(np.flatnonzero(m))] for m in mines)
     assert stats.chisquare([counts[i] for i in range(len(index))]).pvalue > 1e-3

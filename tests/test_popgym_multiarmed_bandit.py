@@ -170,7 +170,7 @@ def test_autoreset_loop():
     obs, p, done, b_after, b_before = jax.jit(jax.vmap(lane))(jax.random.split(jax.random.key(6), batch))
     obs, p, done = np.asarray(obs), np.asarray(p, np.float64), np.asarray(done)
     expected = np.zeros(steps, bool)
-    expected[port.max_episode_length - 1::port.max_episode_length] = True
+    expected[port.max_episode_length - 1 :: port.max_episode_length] = True
     assert (done == expected).all()
     z = (obs.sum() - p.sum()) / np.sqrt((p * (1 - p)).sum())
     assert abs(z) < 3.3

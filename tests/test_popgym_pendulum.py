@@ -168,8 +168,9 @@ def test_reset_distribution_and_autoreset(family):
     assert abs(np.corrcoef(physics.T)[0, 1]) < 0.05
     assert not np.asarray(state.num_steps).any()
     if not port.sigma:
-        np.testing.assert_allclose(np.asarray(obs), np.stack([np.cos(physics[:, 0]), np.sin(physics[:, 0])], 1),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(obs), np.stack([np.cos(physics[:, 0]), np.sin(physics[:, 0])], 1), atol=1e-6
+        )
     _, s = reset(keys[0])
     _, s, *_ = step(keys[1], s, jnp.asarray([1.0]))
     o2, s2 = autoreset(keys[2], s, jnp.asarray(True))

@@ -56,10 +56,16 @@ def test_autoreset_decks_are_fresh_and_uniform():
     where card 0 lands) and differ from the deck just played; the new episode's observation
     is its first card's suit."""
     port = make("RepeatFirstEasy")
-    (pos0, same, obs_ok, dealt), done = episodes_with_autoreset(port, 2_000, lambda old, obs, new: (
-        jnp.argmax(new.shoe.cards == 0), jnp.all(new.shoe.cards == old.shoe.cards),
-        obs == cards.suit(new.shoe.cards[0]), new.dealt))
+    (pos0, same, obs_ok, dealt), done = episodes_with_autoreset(
+        port,
+        2_000,
+        lambda old, obs, new: (
+            jnp.argmax(new.shoe.cards == 0),
+            jnp.all(new.shoe.cards == old.shoe.cards),
+            obs == cards.suit(new.shoe.cards[0]),
+            new.dealt,
+        ),
+    )
     assert done[:, -1].all() and not done[:, :-1].any()  # ends exactly at max_episode_length
     assert not same.any() and obs_ok.all() and (dealt == 1).all()
     assert stats.chisquare(np.bincount(pos0, minlength=port.num_cards)).pvalue > 1e-3
-

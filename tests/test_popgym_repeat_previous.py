@@ -67,8 +67,15 @@ def test_autoreset_decks_are_fresh_and_uniform():
     fixed-point law, about Poisson(1) (chi-square), which a Fisher-Yates that never picks some
     position would fail."""
     port = make("RepeatPreviousEasy")
-    (pos0, decks, same), done = episodes_with_autoreset(port, 2_000, lambda old, obs, new: (
-        jnp.argmax(new.shoe.cards == 0), new.shoe.cards, jnp.all(new.shoe.cards == old.shoe.cards)))
+    (pos0, decks, same), done = episodes_with_autoreset(
+        port,
+        2_000,
+        lambda old, obs, new: (
+            jnp.argmax(new.shoe.cards == 0),
+            new.shoe.cards,
+            jnp.all(new.shoe.cards == old.shoe.cards),
+        ),
+    )
     assert done[:, -1].all() and not same.any()
     assert stats.chisquare(np.bincount(pos0, minlength=port.num_cards)).pvalue > 1e-3
     fixed = np.sum(decks[2:] == decks[:-2], axis=1)

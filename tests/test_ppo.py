@@ -39,10 +39,19 @@ def test_gae_equals_a_plain_loop_with_episode_ends():
     terminated = rng.random((T, E)) < 0.1
     truncated = ~terminated & (rng.random((T, E)) < 0.1)
     done = terminated | truncated
-    adv, tgt = gae(jnp.asarray(reward), jnp.asarray(value), jnp.asarray(next_value), jnp.asarray(terminated, jnp.float32),
-                   jnp.asarray(done, jnp.float32), 0.99, 0.95)
+    adv, tgt = gae(
+        jnp.asarray(reward),
+        jnp.asarray(value),
+        jnp.asarray(next_value),
+        jnp.asarray(terminated, jnp.float32),
+        jnp.asarray(done, jnp.float32),
+        0.99,
+        0.95,
+    )
     for e in range(E):
-        want_adv, want_tgt = _gae_loop(reward[:, e], value[:, e], next_value[:, e], terminated[:, e], done[:, e], 0.99, 0.95)
+        want_adv, want_tgt = _gae_loop(
+            reward[:, e], value[:, e], next_value[:, e], terminated[:, e], done[:, e], 0.99, 0.95
+        )
         np.testing.assert_allclose(adv[:, e], want_adv, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(tgt[:, e], want_tgt, rtol=1e-4, atol=1e-5)
     assert done.any() and truncated.any()
@@ -55,7 +64,9 @@ def test_clipped_loss_equals_a_hand_computation():
     adv, value, old_value, targets = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
     entropy = rng.random(n)
     cfg = PPOConfig()
-    got, aux = ppo_loss(*(jnp.asarray(x, jnp.float32) for x in (lp, old_lp, adv, value, old_value, targets, entropy)), cfg)
+    got, aux = ppo_loss(
+        *(jnp.asarray(x, jnp.float32) for x in (lp, old_lp, adv, value, old_value, targets, entropy)), cfg
+    )
 
     a = (adv - adv.mean()) / (adv.std() + 1e-8)
     ratio = np.exp(lp - old_lp)
@@ -159,7 +170,8 @@ def test_vmapped_seed_block_does_not_hang():
         from benchmarks.tasks import TASKS
         import agents
         env = make_env(TASKS["CartPole-vel"])
-        budget = Budget(max_env_steps=2048, eval_interval=1024, patience=5, eval=EvalProtocol(eval_steps=100, final_episodes=2))
+        budget = Budget(max_env_steps=2048, eval_interval=1024, patience=5,
+                        eval=EvalProtocol(eval_steps=100, final_episodes=2))
         seeds = jax.numpy.arange(4)
         for name in ("ppo", "ppo-gru", "ppo-lstm", "ppo-ctrnn"):
             init, epoch, final = make_block_program(agents.make_agent(name), env, budget)
@@ -176,8 +188,8 @@ def test_vmapped_seed_block_does_not_hang():
 
 def test_meta_rl_input_matches_rtrrl():
     """`meta_rl=True` feeds PPO the same [obs, previous action, previous reward] vector as RTRRL."""
-    from agents.rtrrl import RTRRLAgent
     from agents.heads import CategoricalHead
+    from agents.rtrrl import RTRRLAgent
 
     head = CategoricalHead(3)
     obs, reward = jnp.array([0.5, -1.0]), jnp.asarray(2.0)
@@ -191,8 +203,9 @@ def test_meta_rl_input_matches_rtrrl():
     env = make_env(TASKS["CartPole-vel"])
     for name in ("ppo", "ppo-gru"):
         import agents
+
         agent = agents.make_agent(name, dataclasses.replace(agents.default_config(name), meta_rl=True))
-        s, m = jax.jit(lambda k: agent.train(agent.init(k, env), env, 2))(jax.random.PRNGKey(0))
+        s, m = jax.jit(lambda k, agent=agent: agent.train(agent.init(k, env), env, 2))(jax.random.PRNGKey(0))
         assert s.params is not None and float(m.episodes) > 0
         pp = agent.policy_params(s)
         _, ts = env.reset(jax.random.PRNGKey(1))

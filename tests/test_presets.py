@@ -25,11 +25,22 @@ def test_the_two_paper_configurations():
     """The values the paper's Table 1 and the code snapshot behind its tables state (spot checks)."""
     t1 = agent_registry.preset_config("rtrrl", "paper-table1")
     assert (t1.lr_td, t1.lr_rnn, t1.gradient_clip, t1.optimizer, t1.trace_mode, t1.f_align) == (
-        1e-3, 1e-3, 1.0, "adam", "accumulate", True)
+        1e-3,
+        1e-3,
+        1.0,
+        "adam",
+        "accumulate",
+        True,
+    )
     assert agent_registry.preset_config("rtrrl-rtrl", "paper-table1").f_align is False, "Algorithm 2's RTRL branch"
     code = agent_registry.preset_config("rtrrl", "paper-code")
     assert (code.lr_td, code.lr_rnn, code.gradient_clip, code.trace_mode, code.f_align) == (
-        1e-5, 1e-5, None, "dutch", False)
+        1e-5,
+        1e-5,
+        None,
+        "dutch",
+        False,
+    )
     assert code.compat.eval_keeps_state and not code.bootstrap_truncation and code.compat.prev_action_at_reset
 
 
@@ -43,7 +54,9 @@ def test_a_preset_is_its_own_agent_label_with_its_own_hash(tmp_path):
     base, code = units["rtrrl"], units["rtrrl@paper-code"]
     cfg = code.run_config(0)
     assert cfg["agent"]["name"] == "rtrrl" and cfg["agent"]["preset"] == "paper-code"
-    assert cfg["agent"]["hyperparameters"]["lr_rnn"] == 1e-5 and cfg["agent"]["hyperparameters"]["trace_mode"] == "dutch"
+    assert (
+        cfg["agent"]["hyperparameters"]["lr_rnn"] == 1e-5 and cfg["agent"]["hyperparameters"]["trace_mode"] == "dutch"
+    )
     assert base.run_config(0)["agent"]["preset"] is None
     assert config_hash(cfg) != config_hash(base.run_config(0))
     assert code.path(tmp_path, 0).parent.name == "rtrrl@paper-code" and base.path(tmp_path, 0).parent.name == "rtrrl"
@@ -63,14 +76,17 @@ def test_overrides_by_name_reach_every_label_and_by_label_only_that_one(tmp_path
     assert units["rtrrl"].agent_config.lr_td != 0.25 and units["rtrrl@paper-code"].agent_config.lr_td == 0.25
 
 
-@pytest.mark.parametrize("agents, presets, match", [
-    (["rtrrl@nope"], (), "has no preset 'nope'"),
-    (["ppo"], ("paper-code",), "no agent of this run has it"),
-    (["rtrrl"], ("ppo=paper-code",), "'ppo' is not in this run"),
-    (["ppo"], ("ppo=paper-code",), "it has none"),
-    (["rtrrl", "rtrrl@paper-code"], ("rtrrl=paper-code",), "named twice"),
-    (["nobody@paper-code"], (), "unknown agent 'nobody'"),
-])
+@pytest.mark.parametrize(
+    "agents, presets, match",
+    [
+        (["rtrrl@nope"], (), "has no preset 'nope'"),
+        (["ppo"], ("paper-code",), "no agent of this run has it"),
+        (["rtrrl"], ("ppo=paper-code",), "'ppo' is not in this run"),
+        (["ppo"], ("ppo=paper-code",), "it has none"),
+        (["rtrrl", "rtrrl@paper-code"], ("rtrrl=paper-code",), "named twice"),
+        (["nobody@paper-code"], (), "unknown agent 'nobody'"),
+    ],
+)
 def test_bad_presets_are_user_errors(tmp_path, agents, presets, match):
     with pytest.raises(ConfigError, match=match):
         make_plan(tmp_path, "quick", ["CartPole-vel"], agents, [0], presets=presets)

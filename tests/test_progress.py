@@ -2,15 +2,22 @@
 
 from pathlib import Path
 
-from benchmarks.progress import GridProgress
 from benchmarks.executors.base import failure_results
 from benchmarks.plan import Plan, make_plan
+from benchmarks.progress import GridProgress
 
 
 def test_progress_restarts_put_lost_work_back_in_the_total():
     """GridProgress as the executors' listener: a unit started again (lost worker) gets its
     planned steps back, and the bar's total counts the lost attempt's steps once more."""
-    plan = make_plan(Path("/nonexistent"), "smoke", ["CartPole-v1"], ["random"], [0], {"budget": {"max_env_steps": 8000, "eval_interval": 2000}})
+    plan = make_plan(
+        Path("/nonexistent"),
+        "smoke",
+        ["CartPole-v1"],
+        ["random"],
+        [0],
+        {"budget": {"max_env_steps": 8000, "eval_interval": 2000}},
+    )
     (unit,) = plan.units
     p = GridProgress(Plan(plan.units, [], []), enabled=True)
     p.print_plan(False)
@@ -29,7 +36,14 @@ def test_progress_restarts_put_lost_work_back_in_the_total():
 
 
 def test_early_stops_leave_the_total_and_failed_units_are_counted():
-    plan = make_plan(Path("/nonexistent"), "smoke", ["CartPole-v1"], ["random"], [0, 1], {"budget": {"max_env_steps": 8000, "eval_interval": 2000}})
+    plan = make_plan(
+        Path("/nonexistent"),
+        "smoke",
+        ["CartPole-v1"],
+        ["random"],
+        [0, 1],
+        {"budget": {"max_env_steps": 8000, "eval_interval": 2000}},
+    )
     (unit,) = plan.units  # one block of two seeds: 4 epochs x 2000 steps x 2 seeds
     p = GridProgress(Plan(plan.units, [], []), enabled=True)
     p.print_plan(False)

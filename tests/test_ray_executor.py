@@ -23,13 +23,37 @@ from reports.load import load_results  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
-FAST = ["--max-steps", "4000", "--eval-interval", "2000", "--set", "eval.eval_steps=200", "--set", "eval.final_episodes=2"]
-LONG = {"budget": {"max_env_steps": 600_000, "eval_interval": 100_000}, "eval": {"eval_steps": 200, "final_episodes": 2}}
+FAST = [
+    "--max-steps",
+    "4000",
+    "--eval-interval",
+    "2000",
+    "--set",
+    "eval.eval_steps=200",
+    "--set",
+    "eval.final_episodes=2",
+]
+LONG = {
+    "budget": {"max_env_steps": 600_000, "eval_interval": 100_000},
+    "eval": {"eval_steps": 200, "final_episodes": 2},
+}
 """Units that run for seconds after compiling, so a node can be killed or a driver interrupted mid-unit."""
-LONG_ARGS = ["--max-steps", "600000", "--eval-interval", "100000", "--set", "eval.eval_steps=200",
-             "--set", "eval.final_episodes=2"]
-FAST_HEALTH = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 200, "health_check_timeout_ms": 500,
-               "health_check_failure_threshold": 5}
+LONG_ARGS = [
+    "--max-steps",
+    "600000",
+    "--eval-interval",
+    "100000",
+    "--set",
+    "eval.eval_steps=200",
+    "--set",
+    "eval.final_episodes=2",
+]
+FAST_HEALTH = {
+    "health_check_initial_delay_ms": 0,
+    "health_check_period_ms": 200,
+    "health_check_timeout_ms": 500,
+    "health_check_failure_threshold": 5,
+}
 """Declare a killed node dead in about a second (Ray's default is about 30 s)."""
 
 
@@ -39,8 +63,10 @@ def make_cluster():
     made = []
 
     def make(nodes: int = 2) -> tuple[Cluster, list]:
-        c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 80 * 2**20,
-                                                          "_system_config": FAST_HEALTH})
+        c = Cluster(
+            initialize_head=True,
+            head_node_args={"num_cpus": 0, "object_store_memory": 80 * 2**20, "_system_config": FAST_HEALTH},
+        )
         workers = [c.add_node(num_cpus=1, object_store_memory=80 * 2**20) for _ in range(nodes)]
         c.wait_for_nodes()
         made.append(c)
@@ -122,7 +148,9 @@ def test_a_worker_node_killed_mid_grid_every_run_completes_exactly_once(make_clu
     assert set(rec.results) == set(plan.units) and set(rec.results.values()) == {1}, "each unit finished once"
     assert sum(rec.starts.values()) > len(plan.units), "the lost node's unit ran again elsewhere"
     files = [p.name for p in (tmp_path / "ray").rglob("*") if p.is_file() and "seed_" in p.name]
-    assert sorted(files) == sorted(f"seed_{s}.json" for _ in range(2) for s in (0, 1)), "no duplicates, nothing moved aside"
+    assert sorted(files) == sorted(f"seed_{s}.json" for _ in range(2) for s in (0, 1)), (
+        "no duplicates, nothing moved aside"
+    )
     loaded = load_results(tmp_path / "ray")
     assert loaded.rejected == [] and [r["status"] for r in loaded.runs] == ["completed"] * 4
     # the rerun gives the numbers an undisturbed run gives
@@ -136,8 +164,23 @@ def test_a_worker_node_killed_mid_grid_every_run_completes_exactly_once(make_clu
 def test_an_interrupted_driver_reruns_only_the_missing_units(make_cluster, cli, tmp_path):
     cluster, _ = make_cluster(2)
     out = tmp_path / "res"
-    cmd = [str(Path(sys.executable).with_name("rtrrl-bench")), "run", "--suite", "smoke", "--seeds", "3",
-           "--block-size", "1", "--out", str(out), "--executor", "ray", "--address", cluster.address, *LONG_ARGS]
+    cmd = [
+        str(Path(sys.executable).with_name("rtrrl-bench")),
+        "run",
+        "--suite",
+        "smoke",
+        "--seeds",
+        "3",
+        "--block-size",
+        "1",
+        "--out",
+        str(out),
+        "--executor",
+        "ray",
+        "--address",
+        cluster.address,
+        *LONG_ARGS,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while not (out.exists() and _seed_files(out)):  # interrupt once the first unit is written
@@ -176,7 +219,8 @@ def test_failures_after_bounded_retries_become_records(make_cluster, tmp_path):
     plan = make_plan(tmp_path, "smoke", ["CartPole-v1"], ["test-boom", "test-crash", "random"], [0], fast)
     rec = Recorder()
     RayExecutor(cluster.address, plugins=["fault_agents"], max_retries=1, exception_retries=2).execute(
-        plan.units, tmp_path, "test", rec)
+        plan.units, tmp_path, "test", rec
+    )
     by_agent = {u.agent: u for u in plan.units}
     assert rec.starts[by_agent["test-boom"]] == 3, "1 run + 2 exception retries"
     assert rec.starts[by_agent["test-crash"]] == 2, "1 run + 1 retry after the lost worker"
@@ -212,14 +256,26 @@ def test_units_on_a_node_share_its_compilation_cache(make_cluster, tmp_path):
 
 def test_an_unreachable_cluster_is_a_one_line_user_error(cli, tmp_path):
     t0 = time.monotonic()
-    code, _, err = cli("run", "--suite", "smoke", "--out", str(tmp_path / "res"), "--executor", "ray",
-                       "--address", "127.0.0.1:9", *FAST)
+    code, _, err = cli(
+        "run",
+        "--suite",
+        "smoke",
+        "--out",
+        str(tmp_path / "res"),
+        "--executor",
+        "ray",
+        "--address",
+        "127.0.0.1:9",
+        *FAST,
+    )
     assert code == 2 and time.monotonic() - t0 < 30
     assert err.strip().count("\n") == 1 and "cannot reach the Ray cluster at 127.0.0.1:9" in err, err
     assert not [p for p in (tmp_path / "res").rglob("*") if p.is_file()], "nothing written"
-    for args, message in [(["--address", "nowhere"], "expected auto, HOST:PORT"), (["--ray-cpus", "0"], "CPUs per unit must be positive"),
-                          (["--max-retries", "-1"], "retries must be non-negative")]:
+    for args, message in [
+        (["--address", "nowhere"], "expected auto, HOST:PORT"),
+        (["--ray-cpus", "0"], "CPUs per unit must be positive"),
+        (["--max-retries", "-1"], "retries must be non-negative"),
+    ]:
         code, _, err = cli("run", "--suite", "smoke", "--out", str(tmp_path / "res"), "--executor", "ray", *args, *FAST)
         assert code == 2 and err.strip().count("\n") == 0 and message in err, err
     assert not [p for p in (tmp_path / "res").rglob("*") if p.is_file()]
-

@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from report_data import AGENTS, CONSTANTS, DIAGNOSTICS, TASKS, diagnostic_value, make_run, reference_dir, write_grid
 
 from benchmarks.storage import result_path, write_result
 from reports import tables
 from reports.build import Options, build_report
 from reports.load import DATA_DIR, load_results
 from reports.scores import coverage, diagnostics_table, run_table
-from report_data import AGENTS, CONSTANTS, DIAGNOSTICS, TASKS, diagnostic_value, make_run, reference_dir, write_grid
 
 FAST = Options(reps=2_000, reps_small=500, seed=3, screenshot=False)
 
@@ -70,8 +70,12 @@ def _exact_perm_p(x, y):
     """Two-sided exact permutation p of the difference in means (twice the smaller tail), enumerated here."""
     pooled, n = np.concatenate([x, y]), len(x)
     obs = x.mean() - y.mean()
-    d = np.array([pooled[list(c)].mean() - np.delete(pooled, list(c)).mean()
-                  for c in itertools.combinations(range(len(pooled)), n)])
+    d = np.array(
+        [
+            pooled[list(c)].mean() - np.delete(pooled, list(c)).mean()
+            for c in itertools.combinations(range(len(pooled)), n)
+        ]
+    )
     return min(1.0, 2 * min(np.mean(d >= obs - 1e-12), np.mean(d <= obs + 1e-12)))
 
 
@@ -88,21 +92,40 @@ def test_per_task_table_matches_an_independent_computation(grid):
         assert df.loc[(task, leader), "leader"]
         others = [a for a in AGENTS if a != leader]
         p = sorted((_exact_perm_p(best[leader], best[a]), a) for a in others)
-        holm = {a: min(1.0, max(len(p) * p[0][0], (len(p) - 1) * p[1][0])) if a == p[1][1] else min(1.0, len(p) * p[0][0])
-                for _, a in p}
+        holm = {
+            a: min(1.0, max(len(p) * p[0][0], (len(p) - 1) * p[1][0])) if a == p[1][1] else min(1.0, len(p) * p[0][0])
+            for _, a in p
+        }
         for a in others:
             assert df.loc[(task, a), "p_vs_leader"] == pytest.approx(holm[a])
-            ref = scipy.stats.permutation_test((best[leader], best[a]), lambda x, y: np.mean(x) - np.mean(y),
-                                               permutation_type="independent", n_resamples=np.inf).pvalue
+            ref = scipy.stats.permutation_test(
+                (best[leader], best[a]),
+                lambda x, y: np.mean(x) - np.mean(y),
+                permutation_type="independent",
+                n_resamples=np.inf,
+            ).pvalue
             assert _exact_perm_p(best[leader], best[a]) == pytest.approx(ref)
         assert df.loc[(task, leader), "winner"] == all(holm[a] < 0.05 for a in others)
 
 
 def test_winner_needs_significance():
     """Three seeds each can never be significant (smallest exact two-sided p is 2/20)."""
-    rows = [{"task": "T", "agent": a, "seed": s, "best": b + s * 0.01, "norm_best": b, "final": b,
-             "status": "completed", "env_steps": 1, "steps_per_s": 1.0, "link": "x"}
-            for a, b in (("good", 1.0), ("bad", 0.0)) for s in range(3)]
+    rows = [
+        {
+            "task": "T",
+            "agent": a,
+            "seed": s,
+            "best": b + s * 0.01,
+            "norm_best": b,
+            "final": b,
+            "status": "completed",
+            "env_steps": 1,
+            "steps_per_s": 1.0,
+            "link": "x",
+        }
+        for a, b in (("good", 1.0), ("bad", 0.0))
+        for s in range(3)
+    ]
     df = tables.per_task(pd.DataFrame(rows), reps=200, seed=0).set_index("agent")
     assert df.loc["good", "leader"] and not df.loc["good", "winner"]
     assert df.loc["bad", "p_vs_leader"] == pytest.approx(0.1)
@@ -112,8 +135,10 @@ def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     paper = json.loads((DATA_DIR / "paper_tables.json").read_text())
     for seed, (rtrrl, lin) in enumerate([(500.0, 100.0), (500.0, 110.0), (500.0, 90.0)]):
         for agent, best in (("rtrrl", rtrrl), ("linear-td", lin), ("rtrrl@paper-code", 60.0 + seed)):
-            write_result(result_path(tmp_path, "gymnax-paper", "CartPole-vel", agent, seed),
-                         make_run("gymnax-paper", "CartPole-vel", agent, seed, best, floor_ceiling=(20.0, 500.0)))
+            write_result(
+                result_path(tmp_path, "gymnax-paper", "CartPole-vel", agent, seed),
+                make_run("gymnax-paper", "CartPole-vel", agent, seed, best, floor_ceiling=(20.0, 500.0)),
+            )
     runs = run_table(load_results(tmp_path), CONSTANTS)
     df = tables.paper_comparison(runs, paper, CONSTANTS)
     cell = df[(df.table == "table2") & (df.paper_row == "CartPole-vel")].set_index("agent")
@@ -132,20 +157,29 @@ def test_report_files_and_contents(built, grid):
     results, _, _ = grid
     out = built.readme.parent
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    for f in ("README.md", "index.html", "tables/coverage.csv", "tables/demo_per_task.csv", "tables/demo_per_task.tex",
-              "tables/demo_aggregates.csv", "tables/paper_comparison.csv", "tables/paper_comparison.tex"):
+    for f in (
+        "README.md",
+        "index.html",
+        "tables/coverage.csv",
+        "tables/demo_per_task.csv",
+        "tables/demo_per_task.tex",
+        "tables/demo_aggregates.csv",
+        "tables/paper_comparison.csv",
+        "tables/paper_comparison.tex",
+    ):
         assert f in names, f
     figs = {n for n in names if n.startswith("figures/demo/") and "/diagnostics/" not in n}
     assert len(figs) == 7, figs
     assert {n for n in names if n.startswith("figures/demo/diagnostics/")} == {
-        f"figures/demo/diagnostics/{t}.png" for t in TASKS}, "one small-multiples figure per task"
+        f"figures/demo/diagnostics/{t}.png" for t in TASKS
+    }, "one small-multiples figure per task"
     assert "### Learning diagnostics" in built.readme.read_text()
     html = built.html.read_text()
     assert 'id="suite-demo-diagnostics"' in html and html.count('class="diagnostics"') == len(TASKS)
     text = built.readme.read_text()
     assert "Failure policy" in text and "Normalization constants version 99" in text
     assert "seed_12.json" in text and "seed_13.json" in text
-    paper = text[text.index("## Comparison with the paper"):]
+    paper = text[text.index("## Comparison with the paper") :]
     assert "| table2 | CartPole-vel | CartPole-vel | rtrrl |" in paper, "cells with our runs are shown"
     assert "| linear-td |" not in paper, "cells without runs are left to the CSV"
     assert "| linear-td |" in (out / "tables/paper_comparison.md").read_text()
@@ -163,11 +197,16 @@ def test_diagnostics_table_has_every_written_value(grid):
         for name in DIAGNOSTICS.get(run["agent"], ()):
             for i, step in enumerate(run["curve"]["env_steps"]):
                 expected += 1
-                row = d[(d.task == run["task"]) & (d.agent == run["agent"]) & (d.seed == run["seed"])
-                        & (d.diagnostic == name) & (d.env_steps == step)]
+                row = d[
+                    (d.task == run["task"])
+                    & (d.agent == run["agent"])
+                    & (d.seed == run["seed"])
+                    & (d.diagnostic == name)
+                    & (d.env_steps == step)
+                ]
                 want = diagnostic_value(name, run["seed"], i)
                 assert len(row) == 1
-                assert (np.isnan(row["value"].iloc[0]) if want is None else row["value"].iloc[0] == want)
+                assert np.isnan(row["value"].iloc[0]) if want is None else row["value"].iloc[0] == want
     assert len(d) == expected > 0
     assert set(d["agent"]) == set(DIAGNOSTICS), "the random agent reports none"
 
@@ -185,8 +224,10 @@ def test_same_inputs_give_byte_identical_reports(built, grid):
 def test_strings_from_result_files_are_escaped(tmp_path, grid):
     _, data, _ = grid
     evil = '<img src=x onerror="alert(1)">|**'
-    write_result(result_path(tmp_path, "s", "CartPole-vel", "x", 0),
-                 make_run("s", "CartPole-vel", "x", 0, 100.0).model_copy(update={"agent": evil}))
+    write_result(
+        result_path(tmp_path, "s", "CartPole-vel", "x", 0),
+        make_run("s", "CartPole-vel", "x", 0, 100.0).model_copy(update={"agent": evil}),
+    )
     built = build_report(tmp_path, tmp_path / "report", FAST, data_dir=data)
     page = built.html.read_text()
     assert evil not in page and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
@@ -207,14 +248,19 @@ def test_report_replaces_the_old_one_whole(tmp_path, grid):
 
 def test_report_command(cli, grid, tmp_path):
     results, _, _ = grid
-    code, out, err = cli("report", "--results", str(results), "--out", str(tmp_path / "r"), "--reps", "500",
-                         "--no-screenshot")
+    code, out, err = cli(
+        "report", "--results", str(results), "--out", str(tmp_path / "r"), "--reps", "500", "--no-screenshot"
+    )
     assert code == 0 and "leaderboard:" in out and "2 files rejected" in err
     assert (tmp_path / "r" / "index.html").is_file()
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, _, err = cli("report", "--results", str(results), "--out", str(blocker / "r"), "--no-screenshot")
-    assert code == 2 and err.startswith("rtrrl-bench: error: cannot write the report") and len(err.strip().splitlines()) == 1
+    assert (
+        code == 2
+        and err.startswith("rtrrl-bench: error: cannot write the report")
+        and len(err.strip().splitlines()) == 1
+    )
     code, _, err = cli("report", "--results", str(results), "--reps", "0")
     assert code == 2 and len(err.strip().splitlines()) == 1
 
@@ -224,8 +270,10 @@ def test_reports_never_import_training_code():
     import subprocess
     import sys
 
-    code = ("import sys, reports.build, reports.html, reports.browser, reports.stats; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('agents', 'benchmarks', 'jax', 'flax')); "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, reports.build, reports.html, reports.browser, reports.stats; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('agents', 'benchmarks', 'jax', 'flax')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -16,8 +16,14 @@ from reports import stats
 
 
 def _four(x):
-    return np.array([metrics.aggregate_median(x), metrics.aggregate_iqm(x), metrics.aggregate_mean(x),
-                     metrics.aggregate_optimality_gap(x)])
+    return np.array(
+        [
+            metrics.aggregate_median(x),
+            metrics.aggregate_iqm(x),
+            metrics.aggregate_mean(x),
+            metrics.aggregate_optimality_gap(x),
+        ]
+    )
 
 
 def _mc_tol(width, reps_a, reps_b, sds=6.0):
@@ -32,7 +38,9 @@ def _mc_tol(width, reps_a, reps_b, sds=6.0):
 def _scores(seed=0, runs=6, tasks=5, agents=2):
     """Tasks with very different means: stratification changes the CIs a lot here."""
     rng = np.random.default_rng(seed)
-    return {f"a{i}": rng.normal(0.2 * i + np.linspace(0.0, 1.5, tasks), 0.15, size=(runs, tasks)) for i in range(agents)}
+    return {
+        f"a{i}": rng.normal(0.2 * i + np.linspace(0.0, 1.5, tasks), 0.15, size=(runs, tasks)) for i in range(agents)
+    }
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 4), (5, 7), (10, 20), (4, 1)])
@@ -76,13 +84,17 @@ def test_vectorized_metrics_equal_rliable_on_the_same_resamples(ragged):
             padded = np.full((max(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)), np.nan)
             j = 0
             for b in blocks:
-                padded[:b.shape[0], j:j + b.shape[1]] = b
+                padded[: b.shape[0], j : j + b.shape[1]] = b
                 j += b.shape[1]
             expected = [stats.aggregate(padded, gamma=0.8)[m] for m in stats.METRICS]
         else:
             (one,) = blocks
-            expected = [metrics.aggregate_median(one), metrics.aggregate_iqm(one), metrics.aggregate_mean(one),
-                        metrics.aggregate_optimality_gap(one, gamma=0.8)]
+            expected = [
+                metrics.aggregate_median(one),
+                metrics.aggregate_iqm(one),
+                metrics.aggregate_mean(one),
+                metrics.aggregate_optimality_gap(one, gamma=0.8),
+            ]
         np.testing.assert_allclose(batched[r], expected, rtol=0, atol=1e-12)
 
 
@@ -126,7 +138,7 @@ def test_ragged_intervals_agree_with_a_loop_over_resamples():
     for _ in range(3_000):
         m = np.full_like(x, np.nan)
         for j, c in enumerate(cols):
-            m[:len(c), j] = c[ref_rng.integers(0, len(c), len(c))]
+            m[: len(c), j] = c[ref_rng.integers(0, len(c), len(c))]
         ref.append([stats.aggregate(m)[k] for k in stats.METRICS])
     lo, hi = np.percentile(np.array(ref), [2.5, 97.5], axis=0)
     ours = stats.interval_estimates({"a": x}, reps=30_000, seed=0)["a"]
@@ -168,8 +180,11 @@ def test_every_bootstrap_is_seeded_per_agent_or_pair():
     taus = np.linspace(0, 2, 9)
     curves = {k: np.stack([v + 0.1 * p for p in range(4)]) for k, v in s.items()}
     curves2 = {k: curves[k] for k in two}
-    for f, arg, arg2, kw in [(stats.poi_matrix, s, two, {}), (stats.performance_profile, s, two, {"taus": taus}),
-                             (stats.sample_efficiency, curves, curves2, {})]:
+    for f, arg, arg2, kw in [
+        (stats.poi_matrix, s, two, {}),
+        (stats.performance_profile, s, two, {"taus": taus}),
+        (stats.sample_efficiency, curves, curves2, {}),
+    ]:
         a, b = f(arg, reps=500, seed=3, **kw), f(arg, reps=500, seed=3, **kw)
         c, d = f(arg2, reps=500, seed=3, **kw), f(arg, reps=500, seed=4, **kw)
         keys = list(c)
@@ -183,10 +198,13 @@ def test_probability_of_improvement_equals_rliable_and_its_ci_agrees():
     x, y = s["a1"], s["a0"]
     assert stats.probability_of_improvement(x, y) == pytest.approx(metrics.probability_of_improvement(x, y), abs=1e-15)
     ties = np.round(x, 1), np.round(y, 1)
-    assert stats.probability_of_improvement(*ties) == pytest.approx(metrics.probability_of_improvement(*ties), abs=1e-15)
+    assert stats.probability_of_improvement(*ties) == pytest.approx(
+        metrics.probability_of_improvement(*ties), abs=1e-15
+    )
     np.random.seed(1)
-    _, cis = rly.get_interval_estimates({"p": (x, y)}, lambda a, b: np.array([metrics.probability_of_improvement(a, b)]),
-                                        reps=2_000)
+    _, cis = rly.get_interval_estimates(
+        {"p": (x, y)}, lambda a, b: np.array([metrics.probability_of_improvement(a, b)]), reps=2_000
+    )
     ours = stats.poi_matrix({"a1": x, "a0": y}, reps=20_000, seed=0)[("a1", "a0")]
     tol = _mc_tol(ours.high - ours.low, 2_000, 20_000)
     assert abs(ours.low - cis["p"][0, 0]) < tol and abs(ours.high - cis["p"][1, 0]) < tol
@@ -230,7 +248,9 @@ def test_sample_efficiency_intervals_agree_with_rliable():
     np.random.seed(3)
     points, cis = rly.get_interval_estimates(
         {"a": np.moveaxis(curves, 0, -1)},
-        lambda s: np.array([metrics.aggregate_iqm(s[..., f]) for f in range(s.shape[-1])]), reps=2_000)
+        lambda s: np.array([metrics.aggregate_iqm(s[..., f]) for f in range(s.shape[-1])]),
+        reps=2_000,
+    )
     p, lo, hi = stats.sample_efficiency({"a": curves}, reps=20_000, seed=0)["a"]
     np.testing.assert_allclose(p, points["a"], rtol=0, atol=1e-12)
     for i in range(len(p)):
@@ -282,12 +302,14 @@ def test_permutation_test_exact_by_hand():
 def test_permutation_test_exact_and_monte_carlo_agree_with_scipy():
     rng = np.random.default_rng(6)
     x, y = rng.normal(0.8, 1, 5), rng.normal(0, 1, 4)
-    exact = scipy.stats.permutation_test((x, y), lambda a, b: np.mean(a) - np.mean(b), permutation_type="independent",
-                                         n_resamples=np.inf).pvalue
+    exact = scipy.stats.permutation_test(
+        (x, y), lambda a, b: np.mean(a) - np.mean(b), permutation_type="independent", n_resamples=np.inf
+    ).pvalue
     assert stats.permutation_test(x, y) == pytest.approx(exact)  # 126 splits: enumerated
     x, y = rng.normal(0.5, 1, 8), rng.normal(0, 1, 8)  # 12,870 splits > 10,000: Monte Carlo
-    exact = scipy.stats.permutation_test((x, y), lambda a, b: np.mean(a) - np.mean(b), permutation_type="independent",
-                                         n_resamples=np.inf).pvalue
+    exact = scipy.stats.permutation_test(
+        (x, y), lambda a, b: np.mean(a) - np.mean(b), permutation_type="independent", n_resamples=np.inf
+    ).pvalue
     assert stats.permutation_test(x, y, seed=0) == pytest.approx(exact, abs=0.015)
     assert stats.permutation_test(x, y, seed=0) == stats.permutation_test(x, y, seed=0)
     assert stats.permutation_test(x, []) == 1.0

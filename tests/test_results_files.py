@@ -44,18 +44,23 @@ def test_round_trip(written):
 
 
 def test_exported_schema_is_in_sync():
-    assert SCHEMA_PATH.read_text() == json_schema_text(), "run `rtrrl-bench schema --write reports/run_result.schema.json`"
+    assert SCHEMA_PATH.read_text() == json_schema_text(), (
+        "run `rtrrl-bench schema --write reports/run_result.schema.json`"
+    )
 
 
-@pytest.mark.parametrize("mutate, why", [
-    (lambda d: d.pop("config_hash"), "config_hash"),
-    (lambda d: d.update(status="finished"), "status"),
-    (lambda d: d.update(schema_version=3), "schema_version"),
-    (lambda d: d["curve"].update(diagnostics={"entropy": "high"}), "diagnostics"),
-    (lambda d: d.update(unexpected=1), "unexpected"),
-    (lambda d: d["curve"].update(env_steps="many"), "env_steps"),
-    (lambda d: d.update(seed=1.5), "seed"),
-])
+@pytest.mark.parametrize(
+    "mutate, why",
+    [
+        (lambda d: d.pop("config_hash"), "config_hash"),
+        (lambda d: d.update(status="finished"), "status"),
+        (lambda d: d.update(schema_version=3), "schema_version"),
+        (lambda d: d["curve"].update(diagnostics={"entropy": "high"}), "diagnostics"),
+        (lambda d: d.update(unexpected=1), "unexpected"),
+        (lambda d: d["curve"].update(env_steps="many"), "env_steps"),
+        (lambda d: d.update(seed=1.5), "seed"),
+    ],
+)
 def test_malformed_files_are_rejected_by_both_validators(written, tmp_path, mutate, why):
     data = json.loads(_file(written).read_text())
     mutate(data)

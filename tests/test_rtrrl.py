@@ -16,18 +16,25 @@ from benchmarks.envs import make_env
 from benchmarks.tasks import TASKS
 
 
-@pytest.mark.parametrize("head, out_size", [
-    (CategoricalHead(3), 3),
-    (GaussianHead(jnp.array([-2.0, -1.0]), jnp.array([2.0, 1.0]), 0), 4),
-    (GaussianHead(jnp.array([-2.0, -1.0]), jnp.array([2.0, 1.0]), 1), 4),
-])
+@pytest.mark.parametrize(
+    "head, out_size",
+    [
+        (CategoricalHead(3), 3),
+        (GaussianHead(jnp.array([-2.0, -1.0]), jnp.array([2.0, 1.0]), 0), 4),
+        (GaussianHead(jnp.array([-2.0, -1.0]), jnp.array([2.0, 1.0]), 1), 4),
+    ],
+)
 def test_score_function_matches_finite_differences(head, out_size):
     out = jax.random.normal(jax.random.PRNGKey(0), (out_size,))
     action = head.sample(jax.random.PRNGKey(1), out)
     score = jax.grad(lambda o: head.log_prob(o, action))(out)
     eps = 1e-2
-    fd = np.array([(head.log_prob(out + eps * e, action) - head.log_prob(out - eps * e, action)) / (2 * eps)
-                   for e in np.eye(out_size, dtype=np.float32)])
+    fd = np.array(
+        [
+            (head.log_prob(out + eps * e, action) - head.log_prob(out - eps * e, action)) / (2 * eps)
+            for e in np.eye(out_size, dtype=np.float32)
+        ]
+    )
     np.testing.assert_allclose(score, fd, rtol=2e-2, atol=2e-3)
     if isinstance(head, GaussianHead):  # [algorithm.md K1]: the mean's score is not zero at a fixed action
         assert np.all(np.abs(score[: out_size // 2]) > 1e-6)
@@ -80,16 +87,24 @@ def _replay_step_2(cfg, task):
     return s0, s1, s2, ts, prev, x, x_final
 
 
-@pytest.mark.parametrize("max_len, bootstrap, optimizer", [(None, True, "adam"), (2, True, "adam"), (2, False, "adam"),
-                                                      (None, True, "sgd"), (None, True, "obgd")])
+@pytest.mark.parametrize(
+    "max_len, bootstrap, optimizer",
+    [(None, True, "adam"), (2, True, "adam"), (2, False, "adam"), (None, True, "sgd"), (None, True, "obgd")],
+)
 def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap, optimizer):
     """With lambda = 0 one iteration must equal a hand-written one-step actor-critic update:
     Adam (or SGD) ascent on delta * grad[log pi(a_prev|x_prev) + V(x_prev)], delta = r + gamma V(x') - V(x_prev),
     where x' is the next input, or at a truncation (episode cap 2) the input the final observation
     gives (bootstrap) / nothing (the reference: truncation = termination)."""
     lr = 0.5 if optimizer == "obgd" else 1e-3  # large enough for the overshoot bound to act
-    cfg = LinearTDConfig(lambda_actor=0.0, lambda_critic=0.0, entropy_rate=0.0, bootstrap_truncation=bootstrap,
-                         optimizer=optimizer, lr_td=lr)
+    cfg = LinearTDConfig(
+        lambda_actor=0.0,
+        lambda_critic=0.0,
+        entropy_rate=0.0,
+        bootstrap_truncation=bootstrap,
+        optimizer=optimizer,
+        lr_td=lr,
+    )
     task = dataclasses.replace(TASKS["CartPole-vel"], max_episode_length=max_len or 500)
     s0, s1, s2, ts, prev, x, x_final = _replay_step_2(cfg, task)
     assert bool(ts.truncated) == (max_len == 2)
@@ -108,14 +123,18 @@ def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap, optimizer):
     if optimizer == "sgd":  # Algorithm 1: theta += alpha * delta * grad
         want = jax.tree_util.tree_map(lambda p, g: p + cfg.lr_td * delta * g, ro, grads)
     elif optimizer == "obgd":  # the same step, shrunk per group (actor; critic weights + bias) to bound overshoot
+
         def bound(*traces):
             l1 = sum(float(np.abs(np.asarray(t)).sum()) for t in traces)
             return 1.0 / max(1.0, lr * cfg.obgd_kappa * max(abs(float(delta)), 1.0) * l1)
 
         s_actor, s_critic = bound(grads.actor), bound(grads.critic, grads.critic_bias)
         assert s_actor < 1.0 and s_critic < 1.0, "the bound is active at this step size"
-        want = Readouts(ro.actor + lr * s_actor * delta * grads.actor, ro.critic + lr * s_critic * delta * grads.critic,
-                        ro.critic_bias + lr * s_critic * delta * grads.critic_bias)
+        want = Readouts(
+            ro.actor + lr * s_actor * delta * grads.actor,
+            ro.critic + lr * s_critic * delta * grads.critic,
+            ro.critic_bias + lr * s_critic * delta * grads.critic_bias,
+        )
     else:
         updates, _ = optax.adam(cfg.lr_td).update(direction, s1.opt_td, ro)
         want = optax.apply_updates(ro, updates)
@@ -137,15 +156,22 @@ def test_dutch_trace_and_correction_follow_the_reference():
     want_zb = gl * zb + (1 - alpha * gl * zb) * 1.0
     np.testing.assert_allclose(s2.carry.z.readouts.critic[0], want_z, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(s2.carry.z.readouts.critic_bias[0], want_zb, rtol=1e-5)
-    np.testing.assert_allclose(s2.carry.z.readouts.actor[0], gl * prev.z.readouts.actor
-                               + jax.grad(lambda a: s1.head.log_prob(x @ a, s2.carry.pending[0]))(ro.actor),
-                               rtol=1e-5, atol=1e-6)  # the actor keeps an accumulating trace
+    np.testing.assert_allclose(
+        s2.carry.z.readouts.actor[0],
+        gl * prev.z.readouts.actor + jax.grad(lambda a: s1.head.log_prob(x @ a, s2.carry.pending[0]))(ro.actor),
+        rtol=1e-5,
+        atol=1e-6,
+    )  # the actor keeps an accumulating trace
     correction = alpha * (value - prev.v_stored)
-    direction = Readouts(delta * prev.z.readouts.actor, delta * z + correction * (z - delta * z),
-                         delta * zb + correction * (zb - delta * zb))
+    direction = Readouts(
+        delta * prev.z.readouts.actor,
+        delta * z + correction * (z - delta * z),
+        delta * zb + correction * (zb - delta * zb),
+    )
     lrs = Readouts(cfg.lr_td, alpha, alpha)
-    updates, _ = optax.chain(optax.scale_by_adam(), optax.stateless(
-        lambda u, _: jax.tree_util.tree_map(lambda g, a: a * g, u, lrs))).update(direction, s1.opt_td, ro)
+    updates, _ = optax.chain(
+        optax.scale_by_adam(), optax.stateless(lambda u, _: jax.tree_util.tree_map(lambda g, a: a * g, u, lrs))
+    ).update(direction, s1.opt_td, ro)
     for got, w in zip(s2.params.readouts, optax.apply_updates(ro, updates)):
         np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
 
@@ -155,11 +181,19 @@ def test_separate_actor_and_critic_step_sizes():
     base = LinearTDConfig(entropy_rate=0.0)
     _, s1, s2, *_ = _replay_step_2(base, TASKS["CartPole-vel"])
     _, t1, t2, *_ = _replay_step_2(dataclasses.replace(base, lr_critic=3 * base.lr_td), TASKS["CartPole-vel"])
-    step = lambda a, b: np.asarray(b) - np.asarray(a)  # noqa: E731
-    np.testing.assert_allclose(step(t1.params.readouts.actor, t2.params.readouts.actor),
-                               step(s1.params.readouts.actor, s2.params.readouts.actor), rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(step(t1.params.readouts.critic, t2.params.readouts.critic),
-                               3 * step(s1.params.readouts.critic, s2.params.readouts.critic), rtol=1e-4, atol=1e-9)
+    step = lambda a, b: np.asarray(b) - np.asarray(a)
+    np.testing.assert_allclose(
+        step(t1.params.readouts.actor, t2.params.readouts.actor),
+        step(s1.params.readouts.actor, s2.params.readouts.actor),
+        rtol=1e-5,
+        atol=1e-9,
+    )
+    np.testing.assert_allclose(
+        step(t1.params.readouts.critic, t2.params.readouts.critic),
+        3 * step(s1.params.readouts.critic, s2.params.readouts.critic),
+        rtol=1e-4,
+        atol=1e-9,
+    )
 
 
 def test_traces_clear_at_episode_ends():
@@ -190,15 +224,26 @@ def test_tau_stays_clamped_and_frozen_rnn_does_not_move():
 
 
 def test_config_validation():
-    for bad in (dict(rnn="gru"), dict(gradient_mode="bptt"), dict(gamma=1.5), dict(num_envs=0),
-                dict(trace_mode="replacing"), dict(wiring="grid"), dict(rnn="lru", wiring="random"),
-                dict(lr_actor=0.0), dict(optimizer="rmsprop"), dict(optimizer_rnn="lion"), dict(adam_eps=0.0)):
+    for bad in (
+        dict(rnn="gru"),
+        dict(gradient_mode="bptt"),
+        dict(gamma=1.5),
+        dict(num_envs=0),
+        dict(trace_mode="replacing"),
+        dict(wiring="grid"),
+        dict(rnn="lru", wiring="random"),
+        dict(lr_actor=0.0),
+        dict(optimizer="rmsprop"),
+        dict(optimizer_rnn="lion"),
+        dict(adam_eps=0.0),
+    ):
         with pytest.raises(ValueError):
             dataclasses.replace(RTRRLConfig(), **bad)
 
 
 def test_compat_continuous_actor_gradient_never_moves_the_mean():
     """[algorithm.md K1]: the reference's reparameterised score has zero gradient w.r.t. the mean."""
+
     def actor_signal(compat):
         agent = RTRRLAgent(RTRRLConfig(compat=Compat(continuous_actor_gradient=compat)))
         env, s = _state(agent, "Pendulum-v1")
@@ -244,12 +289,13 @@ def test_var_scaling_scales_every_signal_by_min_sigma_1():
 def test_wiring_keeps_absent_connections_still_unless_reference_traces():
     """No self-recurrence: the diagonal of W_hh gets no trace, so Adam never moves it; the
     reference's traces ignore the mask and do move it (though the forward pass never uses it)."""
+
     def trained(reference):
         agent = RTRRLAgent(RTRRLConfig(wiring="fully_connected_no_self", compat=Compat(wiring_traces=reference)))
         env, s = _state(agent, "CartPole-vel")
         s2, _ = jax.jit(lambda s: agent.train(s, env, 300))(s)
         i = s.wiring.shape[1] - s.params.rnn.tau.shape[0] - 1
-        diag = lambda st: np.diag(np.asarray(st.params.rnn.W)[:, i:-1])  # noqa: E731
+        diag = lambda st: np.diag(np.asarray(st.params.rnn.W)[:, i:-1])
         return diag(s), diag(s2), s, s2
 
     before, after, s, s2 = trained(False)
@@ -276,8 +322,11 @@ def test_compat_unclipped_eval_feeds_back_the_raw_sample():
         agent = RTRRLAgent(RTRRLConfig(compat=Compat(unclipped_eval=compat)))
         env, s = _state(agent, "MountainCarContinuous")
         pp = agent.policy_params(s)
-        pp = pp._replace(params=pp.params._replace(readouts=pp.params.readouts._replace(
-            actor=pp.params.readouts.actor.at[:, 1].set(10.0))))  # sigma near its maximum 2: often out of [-1, 1]
+        pp = pp._replace(
+            params=pp.params._replace(
+                readouts=pp.params.readouts._replace(actor=pp.params.readouts.actor.at[:, 1].set(10.0))
+            )
+        )  # sigma near its maximum 2: often out of [-1, 1]
         _, ts = env.reset(jax.random.PRNGKey(0))
         act = jax.vmap(lambda k: agent.policy(pp, agent.initial_carry(pp), ts, k)[1])
         return np.asarray(act(jax.random.split(jax.random.PRNGKey(1), 200)))
@@ -289,6 +338,7 @@ def test_compat_unclipped_eval_feeds_back_the_raw_sample():
 def test_compat_lambda_rnn_zero_drops_the_episodic_factor():
     """eta=None weights new gradients by I = gamma^k; with lambda_rnn = 0 the reference's RNN trace
     is the bare gradient: the two traces differ by exactly I."""
+
     def run(compat):
         agent = RTRRLAgent(RTRRLConfig(eta=None, lambda_rnn=0.0, compat=Compat(lambda_rnn_zero=compat)))
         env, s = _state(agent, "Pendulum-v1")
@@ -303,6 +353,7 @@ def test_compat_lambda_rnn_zero_drops_the_episodic_factor():
 
 def test_normalize_eval_only_trains_on_raw_inputs():
     """[algorithm.md K4] compat: statistics update, training is exactly the unnormalised run."""
+
     def run(**kw):
         agent = RTRRLAgent(RTRRLConfig(**kw))
         env, s = _state(agent, "Pendulum-v1")
@@ -359,14 +410,23 @@ def test_diagnostics_equal_a_hand_loop(rnn, reward_scaling):
         value.append(v)
         if rnn == "ctrnn":
             sat.append(np.mean(np.abs(at(k, lambda s: s.carry.y[0])) > 0.95))
-    want = {"entropy": np.mean(entropy), "td_error": np.mean(delta), "abs_td_error": np.mean(np.abs(delta)),
-            "value": np.mean(value), "actor_norm": np.linalg.norm(at(steps, lambda s: s.params.readouts.actor))}
+    want = {
+        "entropy": np.mean(entropy),
+        "td_error": np.mean(delta),
+        "abs_td_error": np.mean(np.abs(delta)),
+        "value": np.mean(value),
+        "actor_norm": np.linalg.norm(at(steps, lambda s: s.params.readouts.actor)),
+    }
     if rnn == "ctrnn":
-        want |= {"saturation": np.mean(sat), "w_norm": np.linalg.norm(at(steps, lambda s: s.params.rnn.W)),
-                 "tau_at_clamp": np.mean(at(steps, lambda s: s.params.rnn.tau) == 1.0)}
+        want |= {
+            "saturation": np.mean(sat),
+            "w_norm": np.linalg.norm(at(steps, lambda s: s.params.rnn.W)),
+            "tau_at_clamp": np.mean(at(steps, lambda s: s.params.rnn.tau) == 1.0),
+        }
     if rnn == "lru":
-        want["rnn_norm"] = np.sqrt(sum(np.sum(np.asarray(x, np.float64) ** 2)
-                                       for x in jax.tree_util.tree_leaves(states[-1].params.rnn)))
+        want["rnn_norm"] = np.sqrt(
+            sum(np.sum(np.asarray(x, np.float64) ** 2) for x in jax.tree_util.tree_leaves(states[-1].params.rnn))
+        )
     assert set(got) == set(want)
     if reward_scaling:
         np.testing.assert_allclose(float(end.return_stats.var), var, rtol=1e-4)
@@ -374,5 +434,7 @@ def test_diagnostics_equal_a_hand_loop(rnn, reward_scaling):
     for k in want:
         np.testing.assert_allclose(got[k], want[k], rtol=2e-4, atol=1e-5, err_msg=k)
     assert 0 < want["entropy"] < np.log(2)
-    assert sum(at(k, lambda s: s.env_state.time[0]) == 0 for k in range(1, steps + 1)) >= 2, "episodes ended in the window"
+    assert sum(at(k, lambda s: s.env_state.time[0]) == 0 for k in range(1, steps + 1)) >= 2, (
+        "episodes ended in the window"
+    )
     np.testing.assert_allclose(end.params.readouts.actor, states[-1].params.readouts.actor, rtol=1e-5, atol=1e-6)

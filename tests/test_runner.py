@@ -1,13 +1,14 @@
 """Runner: per-seed early stopping in a vmapped block, determinism, resume, failures."""
 
-
 import pytest
 
 from benchmarks.plan import make_plan
 from benchmarks.program import run_unit
 
-SMALL = {"budget": {"max_env_steps": 40_000, "eval_interval": 2_000, "patience": 2},
-         "eval": {"eval_steps": 300, "final_episodes": 2}}
+SMALL = {
+    "budget": {"max_env_steps": 40_000, "eval_interval": 2_000, "patience": 2},
+    "eval": {"eval_steps": 300, "final_episodes": 2},
+}
 
 
 def _run(tmp_path, seeds, block_size=None, task="CartPole-v1", agent="random", overrides=SMALL):
@@ -38,7 +39,7 @@ def block(tmp_path_factory):
 
 def test_per_seed_early_stopping_inside_a_vmapped_block(block):
     lengths = set()
-    for seed, r in block.items():
+    for r in block.values():
         scores = r.curve.eval_score
         stop = _expected_stop(scores, patience=2)
         lengths.add(len(scores))
@@ -70,8 +71,12 @@ def test_different_seeds_differ(block):
 
 
 def test_divergence_is_per_seed_and_recorded(tmp_path):
-    res = _run(tmp_path, [0, 1, 2, 3, 4, 5], agent="test-nan",
-               overrides={**SMALL, "budget": {**SMALL["budget"], "patience": 50}})
+    res = _run(
+        tmp_path,
+        [0, 1, 2, 3, 4, 5],
+        agent="test-nan",
+        overrides={**SMALL, "budget": {**SMALL["budget"], "patience": 50}},
+    )
     evals = set()
     for r in res.values():
         assert r.status == "diverged" and r.stop_reason == "divergence"
@@ -90,6 +95,12 @@ def test_an_exception_becomes_a_failure_record(tmp_path):
 
 
 def test_budget_rounds_to_whole_epochs(tmp_path):
-    res = _run(tmp_path, [0], overrides={"budget": {"max_env_steps": 5_000, "eval_interval": 2_000, "patience": 20},
-                                         "eval": {"eval_steps": 100, "final_episodes": 1}})
+    res = _run(
+        tmp_path,
+        [0],
+        overrides={
+            "budget": {"max_env_steps": 5_000, "eval_interval": 2_000, "patience": 20},
+            "eval": {"eval_steps": 100, "final_episodes": 1},
+        },
+    )
     assert res[0].curve.env_steps == [2_000, 4_000] and res[0].status == "completed"

@@ -16,8 +16,12 @@ from reports.scores import run_table, score_matrices
 ROOT = Path(__file__).resolve().parent.parent
 SCREEN = ROOT / "results" / "screen"
 DOC = ROOT / "docs" / "rtrrl_default.md"
-LABELS = {"rtrrl": "`rtrrl` (the default)", "rtrrl@paper-table1": "`rtrrl@paper-table1`",
-          "rtrrl@paper-code": "`rtrrl@paper-code`", "random": "`random`"}
+LABELS = {
+    "rtrrl": "`rtrrl` (the default)",
+    "rtrrl@paper-table1": "`rtrrl@paper-table1`",
+    "rtrrl@paper-code": "`rtrrl@paper-code`",
+    "random": "`random`",
+}
 
 
 def test_the_screen_is_complete_and_current():

@@ -87,7 +87,9 @@ def test_plain_tasks_keep_gymnax_defaults():
     assert make_env(TASKS["Acrobot-v1"]).spec.num_actions == 3
 
 
-@pytest.mark.parametrize("row", [r for r in TABLES["table3"]["rows"] if r not in GYMNAX_T3], ids=lambda r: r["paper_row"])
+@pytest.mark.parametrize(
+    "row", [r for r in TABLES["table3"]["rows"] if r not in GYMNAX_T3], ids=lambda r: r["paper_row"]
+)
 def test_table3_popgym_rows(row):
     """The paper's popgym rows resolve (through the alias table) to our Easy ports, in lru-paper."""
     task = TASKS[resolve_task_id(row["task"])]

@@ -68,7 +68,8 @@ def raw_env_rate(task_id: str, batch: int, steps: int) -> float:
             key, k_a, k_s = jax.random.split(key, 3)
             actions = jax.vmap(space.sample)(jax.random.split(k_a, batch))
             _, state, reward, *_ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                jax.random.split(k_s, batch), state, actions, params)
+                jax.random.split(k_s, batch), state, actions, params
+            )
             return (state, key), reward.sum()
 
         _, r = jax.lax.scan(body, (state, key), None, length=iters)
@@ -86,8 +87,9 @@ def env_rate(task_id: str, batch: int, steps: int) -> float:
     def actions(key):
         if spec.action_kind == "discrete":
             return jax.random.randint(key, (batch,), 0, spec.num_actions)
-        return jax.random.uniform(key, (batch, spec.action_dim), minval=jnp.asarray(spec.action_low),
-                                  maxval=jnp.asarray(spec.action_high))
+        return jax.random.uniform(
+            key, (batch, spec.action_dim), minval=jnp.asarray(spec.action_low), maxval=jnp.asarray(spec.action_high)
+        )
 
     def run(key):
         state, _ = jax.vmap(env.reset)(jax.random.split(key, batch))
@@ -153,7 +155,10 @@ def raw_brax_rate(task_id: str, batch: int, steps: int) -> float:
             key, k_a = jax.random.split(key)
             a = jax.random.uniform(k_a, (batch, env.action_size), minval=-1.0, maxval=1.0)
             state = jax.vmap(env.step)(state, a)
-            return (state, key), state.reward.sum() + state.obs.sum()  # (a constant reward alone lets XLA drop the physics)
+            return (
+                state,
+                key,
+            ), state.reward.sum() + state.obs.sum()  # (a constant reward alone lets XLA drop the physics)
 
         _, r = jax.lax.scan(body, (state, key), None, length=iters)
         return r.sum()
@@ -183,8 +188,11 @@ def brax_table(steps: int, agents: tuple[str, ...] = ("rtrrl", "ppo")) -> None:
 
 
 def _checksum(tree) -> jax.Array:
-    leaves = [jnp.sum(x.real if jnp.iscomplexobj(x) else x) for x in jax.tree_util.tree_leaves(tree)
-              if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)]
+    leaves = [
+        jnp.sum(x.real if jnp.iscomplexobj(x) else x)
+        for x in jax.tree_util.tree_leaves(tree)
+        if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
     return jnp.sum(jnp.stack(leaves)) if leaves else jnp.zeros(())
 
 
@@ -225,14 +233,23 @@ def main() -> None:
     parser.add_argument("--task", default=None, help="time every agent on this task (default: its reference task)")
     parser.add_argument("--steps", type=int, default=200_000, help="env steps per timed program (recurrent PPO: 1/4)")
     parser.add_argument("--agent", action="append", help="agents to time (default: all registered)")
-    parser.add_argument("--section", choices=["all", "agents", "popgym", "brax", "bootstrap"], default="all",
-                        help="what to time (default: agents, every popgym port, brax, then the report's bootstrap)")
+    parser.add_argument(
+        "--section",
+        choices=["all", "agents", "popgym", "brax", "bootstrap"],
+        default="all",
+        help="what to time (default: agents, every popgym port, brax, then the report's bootstrap)",
+    )
     parser.add_argument("--reps", type=int, default=50_000, help="bootstrap resamples (bootstrap section)")
-    parser.add_argument("--rliable-reps", type=int, default=None,
-                        help="time rliable at this many resamples and scale its time linearly to --reps "
-                             "(default: --reps; rliable takes ~30 s for 50,000 on one core)")
-    parser.add_argument("--popgym", action="append", metavar="ENV_ID",
-                        help="popgym ports to time (default: all, e.g. RepeatFirstHard)")
+    parser.add_argument(
+        "--rliable-reps",
+        type=int,
+        default=None,
+        help="time rliable at this many resamples and scale its time linearly to --reps "
+        "(default: --reps; rliable takes ~30 s for 50,000 on one core)",
+    )
+    parser.add_argument(
+        "--popgym", action="append", metavar="ENV_ID", help="popgym ports to time (default: all, e.g. RepeatFirstHard)"
+    )
     args = parser.parse_args()
     if args.task is not None and args.task not in TASKS:
         parser.error(f"unknown task {args.task!r}")
@@ -241,8 +258,10 @@ def main() -> None:
         if n not in agent_registry.AGENTS:
             parser.error(f"unknown agent {n!r}; valid: {', '.join(agent_registry.AGENTS)}")
 
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}; XLA_FLAGS={os.environ.get('XLA_FLAGS')!r}; "
-          f"NPROC={os.environ.get('NPROC')!r}; {args.steps:,} env steps per timed program")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}; XLA_FLAGS={os.environ.get('XLA_FLAGS')!r}; "
+        f"NPROC={os.environ.get('NPROC')!r}; {args.steps:,} env steps per timed program"
+    )
     if args.section in ("all", "agents"):
         agents_table(args, names)
     if args.section in ("all", "popgym"):
@@ -272,8 +291,14 @@ def bootstrap_table(reps: int, rliable_reps: int, agents: int = 5, tasks: int = 
     scores = {f"agent{i}": rng.normal(0.2 * i, 0.3, size=(runs, tasks)) for i in range(agents)}
 
     def four(x):
-        return np.array([metrics.aggregate_median(x), metrics.aggregate_iqm(x), metrics.aggregate_mean(x),
-                         metrics.aggregate_optimality_gap(x)])
+        return np.array(
+            [
+                metrics.aggregate_median(x),
+                metrics.aggregate_iqm(x),
+                metrics.aggregate_mean(x),
+                metrics.aggregate_optimality_gap(x),
+            ]
+        )
 
     t0 = time.perf_counter()
     ours = stats.interval_estimates(scores, reps=reps, seed=0)
@@ -282,13 +307,20 @@ def bootstrap_table(reps: int, rliable_reps: int, agents: int = 5, tasks: int = 
     t0 = time.perf_counter()
     _, theirs = rly.get_interval_estimates(scores, four, reps=rliable_reps)
     t_rly = (time.perf_counter() - t0) * reps / rliable_reps
-    worst = max(abs(getattr(ours[a][m], side) - theirs[a][k, i]) for a in scores
-                for i, m in enumerate(stats.METRICS) for k, side in enumerate(("low", "high")))
+    worst = max(
+        abs(getattr(ours[a][m], side) - theirs[a][k, i])
+        for a in scores
+        for i, m in enumerate(stats.METRICS)
+        for k, side in enumerate(("low", "high"))
+    )
     print(f"bootstrap: {agents} agents x {tasks} tasks x {runs} runs, {reps:,} resamples, 4 metrics")
     if rliable_reps != reps:
         print(f"  rliable timed at {rliable_reps:,} resamples, its time scaled linearly to {reps:,}")
-    print(f"  reports.stats {t_ours:8.2f} s   rliable {t_rly:8.2f} s   rliable / ours = {t_rly / t_ours:.1f}x"
-          f"   (largest CI endpoint difference {worst:.4f}, Monte-Carlo error)", flush=True)
+    print(
+        f"  reports.stats {t_ours:8.2f} s   rliable {t_rly:8.2f} s   rliable / ours = {t_rly / t_ours:.1f}x"
+        f"   (largest CI endpoint difference {worst:.4f}, Monte-Carlo error)",
+        flush=True,
+    )
 
 
 def agents_table(args: argparse.Namespace, names: list[str]) -> None:
@@ -299,8 +331,10 @@ def agents_table(args: argparse.Namespace, names: list[str]) -> None:
             raw[(task, batch)] = raw_env_rate(task, batch, args.steps)
         return raw[(task, batch)]
 
-    print(f"{'agent':<12}{'task':<14}{'default':>12}{'÷raw':>7}{'wide':>6}{'steps/s':>12}{'÷raw':>7}"
-          f"{'16 seeds':>12}{'÷default':>9}")
+    print(
+        f"{'agent':<12}{'task':<14}{'default':>12}{'÷raw':>7}{'wide':>6}{'steps/s':>12}{'÷raw':>7}"
+        f"{'16 seeds':>12}{'÷default':>9}"
+    )
     for n in names:
         task, wide, scale = _reference(n)
         task = args.task or task
@@ -310,10 +344,15 @@ def agents_table(args: argparse.Namespace, names: list[str]) -> None:
         one = agent_rate(n, task, steps)
         many = agent_rate(n, task, steps, num_envs=wide)
         seeds16 = agent_rate(n, task, max(steps // 16, 1), seeds=16)
-        print(f"{n:<12}{task:<14}{one:>12,.0f}{one / raw_rate(task, batch):>7.2f}{wide:>6}{many:>12,.0f}"
-              f"{many / raw_rate(task, wide):>7.2f}{seeds16:>12,.0f}{seeds16 / one:>9.2f}", flush=True)
-    print("raw env steps/s (gymnax step, random actions, lax.scan): "
-          + "; ".join(f"{t} batch {b}: {r:,.0f}" for (t, b), r in sorted(raw.items())))
+        print(
+            f"{n:<12}{task:<14}{one:>12,.0f}{one / raw_rate(task, batch):>7.2f}{wide:>6}{many:>12,.0f}"
+            f"{many / raw_rate(task, wide):>7.2f}{seeds16:>12,.0f}{seeds16 / one:>9.2f}",
+            flush=True,
+        )
+    print(
+        "raw env steps/s (gymnax step, random actions, lax.scan): "
+        + "; ".join(f"{t} batch {b}: {r:,.0f}" for (t, b), r in sorted(raw.items()))
+    )
 
 
 if __name__ == "__main__":

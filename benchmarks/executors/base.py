@@ -3,8 +3,9 @@ way results reach disk (the calling process alone writes `results/`, as each uni
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from benchmarks.plan import Unit
 from benchmarks.program import failure_results
@@ -40,5 +41,6 @@ class Executor(Protocol):
     """Runs units somewhere (`local`, `ray_executor`). Wherever they compute, the calling process
     alone writes `results/`, with `write_unit_results`, as each unit finishes."""
 
-    def execute(self, units: Sequence[Unit], out_dir: Path, command: str,
-                listener: RunListener | None = None) -> None: ...
+    def execute(
+        self, units: Sequence[Unit], out_dir: Path, command: str, listener: RunListener | None = None
+    ) -> None: ...

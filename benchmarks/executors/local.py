@@ -12,15 +12,15 @@ import multiprocessing
 import os
 import queue as queue_module
 import signal
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import jax
 
-from benchmarks import provenance
-from benchmarks import compile_cache
+from benchmarks import compile_cache, provenance
 from benchmarks.executors.base import RunListener, failure_results, write_unit_results
 from benchmarks.plan import Unit, import_plugins
 from benchmarks.program import run_unit
@@ -36,8 +36,7 @@ class LocalExecutor:
         self.jobs = jobs
         self.plugins = tuple(plugins)  # modules that register agents/tasks, imported by each worker
 
-    def execute(self, units: Sequence[Unit], out_dir: Path, command: str,
-                listener: RunListener | None = None) -> None:
+    def execute(self, units: Sequence[Unit], out_dir: Path, command: str, listener: RunListener | None = None) -> None:
         def finish(unit: Unit, results: list[RunResult]) -> None:
             write_unit_results(out_dir, unit, results)
             if listener is not None:
@@ -80,14 +79,21 @@ def _worker_run(index: int, unit: Unit, command: str) -> list[RunResult]:
     return run_unit(unit, command, report)
 
 
-def _execute_in_workers(units: list[Unit], jobs: int, command: str, listener: RunListener | None,
-                        finish: Callable[[Unit, list[RunResult]], None], plugins: tuple[str, ...] = ()) -> None:
+def _execute_in_workers(
+    units: list[Unit],
+    jobs: int,
+    command: str,
+    listener: RunListener | None,
+    finish: Callable[[Unit, list[RunResult]], None],
+    plugins: tuple[str, ...] = (),
+) -> None:
     ctx = multiprocessing.get_context("spawn")  # never fork a process that has started jax
     queue = ctx.Queue()
 
     def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(queue, plugins, compile_cache.directory()))
+        return ProcessPoolExecutor(
+            jobs, mp_context=ctx, initializer=_worker_init, initargs=(queue, plugins, compile_cache.directory())
+        )
 
     todo = list(enumerate(units))
     suspects: set[int] = set()  # units in flight when a worker died: rerun alone

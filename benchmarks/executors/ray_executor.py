@@ -22,9 +22,10 @@ import importlib
 import os
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 from benchmarks import compile_cache as xla_cache
 from benchmarks import provenance
@@ -63,8 +64,9 @@ class _ProgressSink:
         return items
 
 
-def _unit_task(index: int, unit: Unit, command: str, plugins: tuple[str, ...], compile_cache: str | None,
-               sink: Any) -> list[RunResult]:
+def _unit_task(
+    index: int, unit: Unit, command: str, plugins: tuple[str, ...], compile_cache: str | None, sink: Any
+) -> list[RunResult]:
     """The body of one Ray task: set up this worker process (idempotent), run the unit."""
     xla_cache.enable(os.path.expanduser(compile_cache) if compile_cache else None)
     import_plugins(plugins)
@@ -99,15 +101,24 @@ def _shipped_modules(plugins: Sequence[str]) -> list[str]:
 
 
 class RayExecutor:
-    def __init__(self, address: str | None = None, plugins: Sequence[str] = (), cpus_per_unit: float = 1.0,
-                 gpus_per_unit: float | None = None, max_retries: int = 3, exception_retries: int = 1,
-                 compile_cache: str | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        plugins: Sequence[str] = (),
+        cpus_per_unit: float = 1.0,
+        gpus_per_unit: float | None = None,
+        max_retries: int = 3,
+        exception_retries: int = 1,
+        compile_cache: str | None = None,
+    ):
         """`address`: None starts a Ray instance on this machine; `auto` joins the cluster that
         `ray start` runs here; `HOST:PORT` (or `ray://HOST:PORT`) joins that cluster.
         `gpus_per_unit`: None = `DEFAULT_GPU_FRACTION` if the cluster has GPUs, else 0."""
         if cpus_per_unit <= 0:
             raise ConfigError(f"CPUs per unit must be positive (got {cpus_per_unit})")
-        if gpus_per_unit is not None and (gpus_per_unit < 0 or (gpus_per_unit > 1 and not float(gpus_per_unit).is_integer())):
+        if gpus_per_unit is not None and (
+            gpus_per_unit < 0 or (gpus_per_unit > 1 and not float(gpus_per_unit).is_integer())
+        ):
             raise ConfigError(f"GPUs per unit must be a fraction in [0, 1] or a whole number (got {gpus_per_unit})")
         if max_retries < 0 or exception_retries < 0:
             raise ConfigError("retries must be non-negative")
@@ -127,8 +138,11 @@ class RayExecutor:
         """Join (or start) the cluster; a user error if Ray is missing or the cluster unreachable."""
         ray = _import_ray()
         if not ray.is_initialized():  # (a caller's own Ray session keeps its runtime env: nodes use their code)
-            kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "WARNING",
-                                      "runtime_env": self._runtime_env()}
+            kwargs: dict[str, Any] = {
+                "log_to_driver": False,
+                "logging_level": "WARNING",
+                "runtime_env": self._runtime_env(),
+            }
             if self.address is None:
                 kwargs["include_dashboard"] = False
             _check_reachable(self.address)
@@ -153,16 +167,18 @@ class RayExecutor:
 
     def _runtime_env(self) -> dict[str, Any]:
         commit, dirty = provenance.git_state()
-        env = {"NPROC": os.environ.get("NPROC", "1"),
-               "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "false"),
-               provenance.GIT_COMMIT_ENV: commit or "", provenance.GIT_DIRTY_ENV: "" if dirty is None else str(int(dirty))}
+        env = {
+            "NPROC": os.environ.get("NPROC", "1"),
+            "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "false"),
+            provenance.GIT_COMMIT_ENV: commit or "",
+            provenance.GIT_DIRTY_ENV: "" if dirty is None else str(int(dirty)),
+        }
         if os.environ.get("XLA_FLAGS"):
             env["XLA_FLAGS"] = os.environ["XLA_FLAGS"]
         return {"env_vars": env, "py_modules": _shipped_modules(self.plugins)}
 
     # ---- running ------------------------------------------------------------------------------
-    def execute(self, units: Sequence[Unit], out_dir: Path, command: str,
-                listener: RunListener | None = None) -> None:
+    def execute(self, units: Sequence[Unit], out_dir: Path, command: str, listener: RunListener | None = None) -> None:
         if not units:
             return
         if self._ray is None:
@@ -176,16 +192,25 @@ class RayExecutor:
 
         units = list(units)
         here = ray.get_runtime_context().get_node_id()
-        sink = ray.remote(_ProgressSink).options(
-            num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
+        sink = (
+            ray.remote(_ProgressSink)
+            .options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False))
+            .remote()
+        )
         task = ray.remote(_unit_task)
-        resources = {"num_cpus": self.cpus_per_unit, "num_gpus": self._gpus(), "max_retries": self.max_retries,
-                     "retry_exceptions": False}
+        resources = {
+            "num_cpus": self.cpus_per_unit,
+            "num_gpus": self._gpus(),
+            "max_retries": self.max_retries,
+            "retry_exceptions": False,
+        }
 
         def submit(index: int) -> Any:
             u = units[index]
             name = f"{u.task.id}/{u.label}/seeds {','.join(map(str, u.seeds))}"
-            return task.options(name=name, **resources).remote(index, u, command, self.plugins, self.compile_cache, sink)
+            return task.options(name=name, **resources).remote(
+                index, u, command, self.plugins, self.compile_cache, sink
+            )
 
         started = {i: provenance.utc_now() for i in range(len(units))}
         attempts = {i: 1 for i in range(len(units))}
@@ -252,12 +277,12 @@ def _check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
     try:
         socket.create_connection(hp, timeout=timeout_s).close()
     except OSError as e:
-        raise ConfigError(f"cannot reach the Ray cluster at {address}: {e.strerror or e} "
-                          "(is `ray start --head` running there?)") from None
+        raise ConfigError(
+            f"cannot reach the Ray cluster at {address}: {e.strerror or e} (is `ray start --head` running there?)"
+        ) from None
 
 
 def _lost_message(e: Exception, retries: int) -> str:
     kind = type(e).__name__
     first = next((line.strip() for line in str(e).splitlines() if line.strip()), kind)
     return f"worker process or node lost ({kind}; ran {retries + 1} times): {first}"[:1000]
-

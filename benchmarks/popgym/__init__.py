@@ -31,40 +31,115 @@ def _f(module: str, cls: str, easy: dict, medium: dict, hard: dict, **kw: Any) -
 
 
 FAMILIES: dict[str, Family] = {
-    "RepeatPrevious": _f("repeat_previous", "RepeatPrevious", dict(num_decks=1, k=4), dict(num_decks=2, k=32),
-                         dict(num_decks=3, k=64), kind="diagnostic"),
-    "RepeatFirst": _f("repeat_first", "RepeatFirst", dict(num_decks=1), dict(num_decks=8), dict(num_decks=16),
-                      kind="diagnostic"),
-    "CountRecall": _f("count_recall", "CountRecall", dict(num_decks=1, deck_type="colors"),
-                      dict(num_decks=2, deck_type="suits"), dict(num_decks=4, deck_type="ranks"), kind="diagnostic"),
-    "Autoencode": _f("autoencode", "Autoencode", dict(num_decks=1), dict(num_decks=2), dict(num_decks=3),
-                     kind="diagnostic"),
-    "HigherLower": _f("higher_lower", "HigherLower", dict(num_decks=1), dict(num_decks=2), dict(num_decks=3),
-                      kind="game"),
-    "Concentration": _f("concentration", "Concentration", dict(num_decks=1, deck_type="colors"),
-                        dict(num_decks=2, deck_type="colors"), dict(num_decks=1, deck_type="ranks"), kind="game"),
-    "Battleship": _f("battleship", "Battleship", dict(board_size=8), dict(board_size=10), dict(board_size=12),
-                     kind="game"),
-    "MineSweeper": _f("minesweeper", "MineSweeper", dict(dims=(4, 4), num_mines=2), dict(dims=(6, 6), num_mines=6),
-                      dict(dims=(8, 8), num_mines=10), kind="game"),
-    "MultiarmedBandit": _f("multiarmed_bandit", "MultiarmedBandit", dict(num_bandits=10, episode_length=200),
-                           dict(num_bandits=20, episode_length=400), dict(num_bandits=30, episode_length=600),
-                           kind="game"),
-    "PositionOnlyCartPole": _f("cartpole", "PositionOnlyCartPole", dict(max_episode_length=200),
-                               dict(max_episode_length=400), dict(max_episode_length=600), kind="control"),
-    "VelocityOnlyCartPole": _f("cartpole", "VelocityOnlyCartPole", dict(max_episode_length=200),
-                               dict(max_episode_length=400), dict(max_episode_length=600),
-                               popgym_id="VelocityOnlyCartpole", kind="control"),
-    "NoisyPositionOnlyCartPole": _f("cartpole", "NoisyPositionOnlyCartPole", dict(noise_sigma=0.1),
-                                    dict(noise_sigma=0.2), dict(noise_sigma=0.3), kind="noisy"),
-    "PositionOnlyPendulum": _f("pendulum", "PositionOnlyPendulum", dict(max_episode_length=200),
-                               dict(max_episode_length=150), dict(max_episode_length=100), kind="control"),
-    "NoisyPositionOnlyPendulum": _f("pendulum", "NoisyPositionOnlyPendulum", dict(noise_sigma=0.1),
-                                    dict(noise_sigma=0.2), dict(noise_sigma=0.3), kind="noisy"),
-    "LabyrinthEscape": _f("labyrinth", "LabyrinthEscape", dict(maze_dims=(10, 10)), dict(maze_dims=(14, 14)),
-                          dict(maze_dims=(18, 18)), kind="navigation"),
-    "LabyrinthExplore": _f("labyrinth", "LabyrinthExplore", dict(maze_dims=(10, 10)), dict(maze_dims=(14, 14)),
-                           dict(maze_dims=(18, 18)), kind="navigation"),
+    "RepeatPrevious": _f(
+        "repeat_previous",
+        "RepeatPrevious",
+        dict(num_decks=1, k=4),
+        dict(num_decks=2, k=32),
+        dict(num_decks=3, k=64),
+        kind="diagnostic",
+    ),
+    "RepeatFirst": _f(
+        "repeat_first", "RepeatFirst", dict(num_decks=1), dict(num_decks=8), dict(num_decks=16), kind="diagnostic"
+    ),
+    "CountRecall": _f(
+        "count_recall",
+        "CountRecall",
+        dict(num_decks=1, deck_type="colors"),
+        dict(num_decks=2, deck_type="suits"),
+        dict(num_decks=4, deck_type="ranks"),
+        kind="diagnostic",
+    ),
+    "Autoencode": _f(
+        "autoencode", "Autoencode", dict(num_decks=1), dict(num_decks=2), dict(num_decks=3), kind="diagnostic"
+    ),
+    "HigherLower": _f(
+        "higher_lower", "HigherLower", dict(num_decks=1), dict(num_decks=2), dict(num_decks=3), kind="game"
+    ),
+    "Concentration": _f(
+        "concentration",
+        "Concentration",
+        dict(num_decks=1, deck_type="colors"),
+        dict(num_decks=2, deck_type="colors"),
+        dict(num_decks=1, deck_type="ranks"),
+        kind="game",
+    ),
+    "Battleship": _f(
+        "battleship", "Battleship", dict(board_size=8), dict(board_size=10), dict(board_size=12), kind="game"
+    ),
+    "MineSweeper": _f(
+        "minesweeper",
+        "MineSweeper",
+        dict(dims=(4, 4), num_mines=2),
+        dict(dims=(6, 6), num_mines=6),
+        dict(dims=(8, 8), num_mines=10),
+        kind="game",
+    ),
+    "MultiarmedBandit": _f(
+        "multiarmed_bandit",
+        "MultiarmedBandit",
+        dict(num_bandits=10, episode_length=200),
+        dict(num_bandits=20, episode_length=400),
+        dict(num_bandits=30, episode_length=600),
+        kind="game",
+    ),
+    "PositionOnlyCartPole": _f(
+        "cartpole",
+        "PositionOnlyCartPole",
+        dict(max_episode_length=200),
+        dict(max_episode_length=400),
+        dict(max_episode_length=600),
+        kind="control",
+    ),
+    "VelocityOnlyCartPole": _f(
+        "cartpole",
+        "VelocityOnlyCartPole",
+        dict(max_episode_length=200),
+        dict(max_episode_length=400),
+        dict(max_episode_length=600),
+        popgym_id="VelocityOnlyCartpole",
+        kind="control",
+    ),
+    "NoisyPositionOnlyCartPole": _f(
+        "cartpole",
+        "NoisyPositionOnlyCartPole",
+        dict(noise_sigma=0.1),
+        dict(noise_sigma=0.2),
+        dict(noise_sigma=0.3),
+        kind="noisy",
+    ),
+    "PositionOnlyPendulum": _f(
+        "pendulum",
+        "PositionOnlyPendulum",
+        dict(max_episode_length=200),
+        dict(max_episode_length=150),
+        dict(max_episode_length=100),
+        kind="control",
+    ),
+    "NoisyPositionOnlyPendulum": _f(
+        "pendulum",
+        "NoisyPositionOnlyPendulum",
+        dict(noise_sigma=0.1),
+        dict(noise_sigma=0.2),
+        dict(noise_sigma=0.3),
+        kind="noisy",
+    ),
+    "LabyrinthEscape": _f(
+        "labyrinth",
+        "LabyrinthEscape",
+        dict(maze_dims=(10, 10)),
+        dict(maze_dims=(14, 14)),
+        dict(maze_dims=(18, 18)),
+        kind="navigation",
+    ),
+    "LabyrinthExplore": _f(
+        "labyrinth",
+        "LabyrinthExplore",
+        dict(maze_dims=(10, 10)),
+        dict(maze_dims=(14, 14)),
+        dict(maze_dims=(18, 18)),
+        kind="navigation",
+    ),
 }
 
 ALIASES: dict[str, str] = {
@@ -87,8 +162,10 @@ def split_id(env_id: str) -> tuple[str, str]:
             name = ALIASES.get(name, name)
             if name in FAMILIES:
                 return name, d
-    raise KeyError(f"popgym has no environment {env_id!r} (families: {', '.join(FAMILIES)}; "
-                   f"difficulties: {', '.join(DIFFICULTIES)})")
+    raise KeyError(
+        f"popgym has no environment {env_id!r} (families: {', '.join(FAMILIES)}; "
+        f"difficulties: {', '.join(DIFFICULTIES)})"
+    )
 
 
 def canonical_id(env_id: str) -> str:

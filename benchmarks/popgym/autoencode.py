@@ -36,8 +36,9 @@ class Autoencode(cards.CardGame):
         """Watch mode, first suit."""
         return jnp.asarray(WATCH, jnp.int32), cards.suit(card).astype(jnp.int32)
 
-    def step(self, key: jax.Array, state: cards.Dealt,
-             action: jax.Array) -> tuple[tuple[jax.Array, jax.Array], cards.Dealt, jax.Array, jax.Array, jax.Array]:
+    def step(
+        self, key: jax.Array, state: cards.Dealt, action: jax.Array
+    ) -> tuple[tuple[jax.Array, jax.Array], cards.Dealt, jax.Array, jax.Array, jax.Array]:
         """Watch: deal and show the next suit, no reward. Play: +-1/n for the suit of the latest
         unrecited card; the observation is (play, suit of card id 0) = (0, 0) as in popgym."""
         n, t = self.num_cards, state.dealt - 1  # t: steps taken (`dealt` keeps counting in play mode)

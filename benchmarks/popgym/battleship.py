@@ -60,8 +60,8 @@ class Battleship(ResetEachEpisode):
         free0 = jnp.ones((n - size + 1, n), bool)
         free1 = jnp.ones((n - size + 1, n), bool)
         for s in range(size):
-            free0 = free0 & empty[s: n - size + 1 + s, :]
-            free1 = free1 & empty.T[s: n - size + 1 + s, :]
+            free0 = free0 & empty[s : n - size + 1 + s, :]
+            free1 = free1 & empty.T[s : n - size + 1 + s, :]
         return jnp.concatenate([free0, free1])
 
     def place_ship_at(self, board: jax.Array, ship_size: int, k: jax.Array) -> jax.Array:

@@ -52,7 +52,7 @@ class Shoe(NamedTuple):
 def new_shoe(key: jax.Array, num_cards: int) -> Shoe:
     """Two independently shuffled decks (the reset of a first episode)."""
     k1, k2 = jax.random.split(key)
-    perm = lambda k: jax.random.permutation(k, num_cards).astype(jnp.int32)  # noqa: E731
+    perm = lambda k: jax.random.permutation(k, num_cards).astype(jnp.int32)
     return Shoe(perm(k1), perm(k2), jnp.asarray(num_cards - 1, jnp.int32))
 
 

@@ -65,7 +65,8 @@ def cartpole_step(physics: jax.Array, action: jax.Array) -> tuple[jax.Array, jax
     costheta, sintheta = jnp.cos(theta), jnp.sin(theta)
     temp = (force + POLEMASS_LENGTH * jnp.square(theta_dot) * sintheta) / TOTAL_MASS
     thetaacc = (GRAVITY * sintheta - costheta * temp) / (
-        LENGTH * (4.0 / 3.0 - MASSPOLE * jnp.square(costheta) / TOTAL_MASS))
+        LENGTH * (4.0 / 3.0 - MASSPOLE * jnp.square(costheta) / TOTAL_MASS)
+    )
     xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
     new = jnp.stack([x + TAU * x_dot, x_dot + TAU * xacc, theta + TAU * theta_dot, theta_dot + TAU * thetaacc])
     terminated = (jnp.abs(new[0]) > X_THRESHOLD) | (jnp.abs(new[2]) > THETA_THRESHOLD_RADIANS)

@@ -114,8 +114,11 @@ class Concentration:
         already_up = state.face_up[action]
         second = has_pending & ~already_up
         match = second & (values[pending] == values[action]) & (pending != action)
-        reward = jnp.where(already_up, jnp.where(has_pending, 2 * failure, failure),
-                           jnp.where(second, jnp.where(match, success, 2 * failure), 0.0))
+        reward = jnp.where(
+            already_up,
+            jnp.where(has_pending, 2 * failure, failure),
+            jnp.where(second, jnp.where(match, success, 2 * failure), 0.0),
+        )
 
         face_up = state.face_up | (match & ((pos == action) | (pos == pending)))
         matched = state.matched + 2 * match.astype(jnp.int32)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -38,10 +38,10 @@ class Box:
 
 @dataclass(frozen=True)
 class TupleSpace:
-    spaces: tuple["Space", ...]
+    spaces: tuple[Space, ...]
 
 
-Space = Union[Discrete, MultiDiscrete, Box, TupleSpace]
+Space = Discrete | MultiDiscrete | Box | TupleSpace
 
 
 def flat_dim(space: Space) -> int:

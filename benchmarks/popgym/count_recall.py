@@ -74,8 +74,9 @@ class CountRecall:
         k_value, k_query = jax.random.split(key)
         return self.initial(cards.new_shoe(k_value, self.num_cards), cards.new_shoe(k_query, self.num_cards))
 
-    def step(self, key: jax.Array, state: State,
-             action: jax.Array) -> tuple[jax.Array, State, jax.Array, jax.Array, jax.Array]:
+    def step(
+        self, key: jax.Array, state: State, action: jax.Array
+    ) -> tuple[jax.Array, State, jax.Array, jax.Array, jax.Array]:
         """Reward +-1/(n-1) for the count of the previous query (the card shown with it counted),
         then both decks deal."""
         n, d = self.num_cards, state.dealt
@@ -94,5 +95,6 @@ class CountRecall:
 
     def autoreset(self, key: jax.Array, state: State, done: jax.Array) -> tuple[jax.Array, State]:
         k_value, k_query = jax.random.split(key)
-        return self.initial(cards.next_episode(k_value, state.value_shoe, done),
-                            cards.next_episode(k_query, state.query_shoe, done))
+        return self.initial(
+            cards.next_episode(k_value, state.value_shoe, done), cards.next_episode(k_query, state.query_shoe, done)
+        )

@@ -28,8 +28,9 @@ class HigherLower(cards.CardGame):
     def first_obs(self, card: jax.Array) -> jax.Array:
         return cards.rank(card).astype(jnp.int32)
 
-    def step(self, key: jax.Array, state: cards.Dealt,
-             action: jax.Array) -> tuple[jax.Array, cards.Dealt, jax.Array, jax.Array, jax.Array]:
+    def step(
+        self, key: jax.Array, state: cards.Dealt, action: jax.Array
+    ) -> tuple[jax.Array, cards.Dealt, jax.Array, jax.Array, jax.Array]:
         """Action 0 guesses higher, 1 lower; +-1/n (popgym's deck size, not n - 1), 0 on equal ranks."""
         n, d = self.num_cards, state.dealt
         terminated = n - d <= 1

@@ -136,8 +136,12 @@ def generator_iter(key: jax.Array, gen: Generator, width: int, u: jax.Array | No
     def unvisited_neighbours(r: jax.Array, c: jax.Array) -> jax.Array:
         """bool[4] up, down, left, right (mazelib's `_find_neighbors(r, c, grid, True)`)."""
         up, down, same = _row_word(jnp.stack([above, below, unvisited]), r)
-        bits = [up >> c.astype(jnp.uint32), down >> c.astype(jnp.uint32),
-                (same << 1) >> c.astype(jnp.uint32), same >> (c + 1).astype(jnp.uint32)]
+        bits = [
+            up >> c.astype(jnp.uint32),
+            down >> c.astype(jnp.uint32),
+            (same << 1) >> c.astype(jnp.uint32),
+            same >> (c + 1).astype(jnp.uint32),
+        ]
         return jnp.stack(bits) & 1 == 1
 
     flags = unvisited_neighbours(gen.row, gen.col)
@@ -173,8 +177,11 @@ def generator_iter(key: jax.Array, gen: Generator, width: int, u: jax.Array | No
 
 def generator_finish(key: jax.Array, gen: Generator, width: int, where: jax.Array | bool = True) -> Generator:
     """Runs the generator to the end where `where` (no iteration if all are finished)."""
-    return jax.lax.while_loop(lambda g: jnp.logical_and(where, ~g.finished),
-                              lambda g: generator_iter(jax.random.fold_in(key, g.count), g, width), gen)
+    return jax.lax.while_loop(
+        lambda g: jnp.logical_and(where, ~g.finished),
+        lambda g: generator_iter(jax.random.fold_in(key, g.count), g, width),
+        gen,
+    )
 
 
 def maze_grid(gen: Generator, width: int) -> jax.Array:
@@ -284,8 +291,9 @@ class MazeEnv:
         nx = jnp.clip(position[1] + jnp.array(_MOVE_DX, jnp.int32)[action], 0, W - 1)
         return jnp.where(grid[ny, nx] == OBSTACLE, position, jnp.stack([ny, nx]))
 
-    def initial(self, maze: jax.Array, start: jax.Array, end: jax.Array,
-                next_maze: Generator) -> tuple[jax.Array, State]:
+    def initial(
+        self, maze: jax.Array, start: jax.Array, end: jax.Array, next_maze: Generator
+    ) -> tuple[jax.Array, State]:
         """First observation and state of an episode in mazelib's `maze` (1 = wall).
 
         `start`/`end` are mazelib's entrances (row, col); `next_maze` the generator of the
@@ -326,8 +334,13 @@ class MazeEnv:
         for i in range(GENERATOR_ITERS_PER_STEP):
             gen = generator_iter(key, gen, _cells(self.shape)[1], u[i])
         curr_step = state.curr_step + 1
-        state = state._replace(position=position, explored=state.explored.at[position[0], position[1]].set(True),
-                               num_explored=state.num_explored + new_square, curr_step=curr_step, next_maze=gen)
+        state = state._replace(
+            position=position,
+            explored=state.explored.at[position[0], position[1]].set(True),
+            num_explored=state.num_explored + new_square,
+            curr_step=curr_step,
+            next_maze=gen,
+        )
         truncated = curr_step == self.max_episode_length - 1
         return self.get_obs(state.grid, position, action), state, new_square, truncated
 

@@ -64,7 +64,7 @@ class MineSweeper(ResetEachEpisode):
         hidden = jnp.asarray(hidden_grid).astype(jnp.int32)
         mines = jnp.pad((hidden == MINE).astype(jnp.int32), 1)
         h, w = self.dims
-        neighbor = sum(mines[1 + di: 1 + di + h, 1 + dj: 1 + dj + w] for di in (-1, 0, 1) for dj in (-1, 0, 1))
+        neighbor = sum(mines[1 + di : 1 + di + h, 1 + dj : 1 + dj + w] for di in (-1, 0, 1) for dj in (-1, 0, 1))
         return jnp.zeros((), jnp.int32), State(hidden, neighbor, jnp.zeros((), jnp.int32))
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, State]:

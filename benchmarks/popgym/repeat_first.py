@@ -25,8 +25,9 @@ class RepeatFirst(cards.CardGame):
         """The card to repeat for the whole episode."""
         return cards.suit(card)
 
-    def step(self, key: jax.Array, state: cards.Dealt,
-             action: jax.Array) -> tuple[jax.Array, cards.Dealt, jax.Array, jax.Array, jax.Array]:
+    def step(
+        self, key: jax.Array, state: cards.Dealt, action: jax.Array
+    ) -> tuple[jax.Array, cards.Dealt, jax.Array, jax.Array, jax.Array]:
         """Reward +-1/(n-1) for naming the first card's suit; the next card is dealt and shown."""
         n, d = self.num_cards, state.dealt
         terminated = n - d == 1  # popgym checks the deck before dealing: one card left

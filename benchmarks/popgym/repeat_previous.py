@@ -26,8 +26,9 @@ class RepeatPrevious(cards.CardGame):
     def first_obs(self, card: jax.Array) -> jax.Array:
         return cards.suit(card)
 
-    def step(self, key: jax.Array, state: cards.Dealt,
-             action: jax.Array) -> tuple[jax.Array, cards.Dealt, jax.Array, jax.Array, jax.Array]:
+    def step(
+        self, key: jax.Array, state: cards.Dealt, action: jax.Array
+    ) -> tuple[jax.Array, cards.Dealt, jax.Array, jax.Array, jax.Array]:
         """+-1/(n-k) for naming the suit dealt k cards before the one on show (once k are dealt)."""
         n, d = self.num_cards, state.dealt
         terminated = n - d == 1
