@@ -2,7 +2,7 @@
 
 Agents know nothing of runs, files, budgets or evaluation: they get a random key and an
 environment (anything shaped like `EnvLike`) and return pure functions that the runner
-jits and vmaps over a leading seed axis. Evaluation lives in `benchmarks.evaluation`, so
+jits and vmaps over a leading seed axis. Evaluation lives in `benchmarks.protocol`, so
 every agent is scored by the same code through `initial_carry` and `policy`.
 
 The environment contract (structural; `benchmarks.envs.Environment` satisfies it):
@@ -122,7 +122,9 @@ class Agent(Protocol):
     def policy(self, params: Params, carry: Carry, timestep: TimeStepLike, key: PRNGKey) -> tuple[Carry, jax.Array]:
         """Sample an action for one unbatched environment; `timestep` carries obs, reward and done.
 
-        The evaluator, not the agent, decides when `carry` is reset (see `benchmarks.evaluation`).
+        The evaluator starts every evaluation and every final-score episode from `initial_carry`
+        (`benchmarks.protocol`); within those steps the policy treats `timestep.done` as training
+        does, resetting its own carry at an episode boundary.
         Whatever the policy needs to know about the task must be readable from `params`.
         """
         ...
