@@ -33,6 +33,7 @@ from benchmarks.protocol import (
     final_eval_keys,
     final_policy_score,
     initial_stop_state,
+    is_finite,
     iterations_per_epoch,
     next_stop_state,
     paper_score,
@@ -51,15 +52,6 @@ class EpochOutput(NamedTuple):
     diagnostics: dict[str, jax.Array]  # the agent's learning-health numbers of this epoch (`TrainMetrics`)
 
 
-def all_finite(tree: Any) -> jax.Array:
-    leaves = [
-        jnp.all(jnp.isfinite(x))
-        for x in jax.tree_util.tree_leaves(tree)
-        if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
-    ]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.ones((), bool)
-
-
 def make_block_program(agent: Agent, env: Environment, budget: Budget):
     """Pure functions over a leading seed axis: init(seeds), epoch(carry, seeds), final(carry, seeds)."""
     iters, steps_per_epoch, _ = iterations_per_epoch(agent.steps_per_iteration(env.spec), budget)
@@ -73,7 +65,7 @@ def make_block_program(agent: Agent, env: Environment, budget: Budget):
         new_state, metrics = agent.train(agent_state, env, iters)
         key = epoch_eval_key(ev.eval_seed, seed, stop.epoch)
         score = paper_score(agent, env, agent.policy_params(new_state), key, ev.eval_steps)
-        finite = jnp.logical_and(all_finite(new_state), jnp.isfinite(score))
+        finite = is_finite(new_state, score)
         candidate = next_stop_state(stop, score, finite, steps_per_epoch, budget.patience)
         # frozen seeds keep everything; a diverging seed keeps its last finite agent state
         new_stop = tree_select(stop.active, candidate, stop)

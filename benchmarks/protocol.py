@@ -12,7 +12,7 @@ compatibility: RTRRL's `compat.eval_keeps_state`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -99,6 +99,17 @@ class StopState(NamedTuple):
 def initial_stop_state() -> StopState:
     i0 = jnp.zeros((), jnp.int32)
     return StopState(jnp.array(-jnp.inf, jnp.float32), i0, i0, jnp.ones((), bool), jnp.zeros((), bool), i0, i0)
+
+
+def is_finite(agent_state: Any, score: jax.Array) -> jax.Array:
+    """The divergence test: every floating-point leaf of the agent's state, and the score, finite."""
+    leaves = [
+        jnp.all(jnp.isfinite(x))
+        for x in jax.tree_util.tree_leaves(agent_state)
+        if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
+    state_ok = jnp.all(jnp.stack(leaves)) if leaves else jnp.ones((), bool)
+    return jnp.logical_and(state_ok, jnp.isfinite(score))
 
 
 def next_stop_state(
