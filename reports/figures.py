@@ -208,36 +208,42 @@ def sample_efficiency(
     )
 
 
-def learning_curves(curves: pd.DataFrame, path: Path) -> Path:
-    """Raw evaluation score of every run over env steps, one panel per task."""
-    d = curves[np.isfinite(curves["eval_score"].astype(float))].copy()
+def _run_lines(
+    d: pd.DataFrame, y: str, col: str, col_order: list[str], *, height: float, aspect: float, sharex: bool
+) -> sns.FacetGrid:
+    """One panel per `col` value, one thin line per run over env steps, coloured by agent."""
     agents = sorted(d["agent"].unique())
-    tasks = sorted(d["task"].unique())
     g = sns.relplot(
         d,
         x="env_steps",
-        y="eval_score",
+        y=y,
         hue="agent",
         hue_order=agents,
         palette=_palette(agents),
-        col="task",
-        col_order=tasks,
-        col_wrap=min(4, max(1, len(tasks))),
+        col=col,
+        col_order=col_order,
+        col_wrap=min(4, max(1, len(col_order))),
         kind="line",
         units="seed",
         estimator=None,
         alpha=0.7,
         lw=1,
-        height=2.4,
-        aspect=1.3,
-        facet_kws={"sharey": False, "sharex": False},
+        height=height,
+        aspect=aspect,
+        facet_kws={"sharey": False, "sharex": sharex},
     )
     g.set_titles("{col_name}")
-    g.set_axis_labels("env steps", "eval score (paper metric)")
     for ax in g.axes.flat:
         _steps_axis(ax)
-    fig = g.figure
-    return _save(fig, path)
+    return g
+
+
+def learning_curves(curves: pd.DataFrame, path: Path) -> Path:
+    """Raw evaluation score of every run over env steps, one panel per task."""
+    d = curves[np.isfinite(curves["eval_score"].astype(float))].copy()
+    g = _run_lines(d, "eval_score", "task", sorted(d["task"].unique()), height=2.4, aspect=1.3, sharex=False)
+    g.set_axis_labels("env steps", "eval score (paper metric)")
+    return _save(g.figure, path)
 
 
 def compute_view(runs: pd.DataFrame, path: Path) -> Path:
@@ -272,31 +278,10 @@ def diagnostics(diag: pd.DataFrame, task: str, path: Path) -> Path:
     one thin line per run, coloured by agent. Collapse reads at a glance: entropy falling to 0,
     saturation and tau-at-clamp rising to 1, a TD error that never changes sign."""
     d = diag[np.isfinite(diag["value"].astype(float))]
-    agents = sorted(d["agent"].unique())
     names = sorted(d["diagnostic"].unique(), key=lambda n: (n != "entropy", n))
-    g = sns.relplot(
-        d,
-        x="env_steps",
-        y="value",
-        hue="agent",
-        hue_order=agents,
-        palette=_palette(agents),
-        col="diagnostic",
-        col_order=names,
-        col_wrap=min(4, max(1, len(names))),
-        kind="line",
-        units="seed",
-        estimator=None,
-        alpha=0.7,
-        lw=1,
-        height=2.1,
-        aspect=1.35,
-        facet_kws={"sharey": False, "sharex": True},
-    )
-    g.set_titles("{col_name}")
+    g = _run_lines(d, "value", "diagnostic", names, height=2.1, aspect=1.35, sharex=True)
     g.set_axis_labels("env steps", "")
     for ax in g.axes.flat:
-        _steps_axis(ax)
         ax.grid(alpha=0.3)
     g.figure.suptitle(task, y=1.02)
     return _save(g.figure, path)
