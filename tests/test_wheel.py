@@ -31,9 +31,12 @@ print("ok")
 
 
 def test_installed_wheel_reads_its_own_data(tmp_path):
-    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    wheels, target, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
+    # a copy without build outputs: setuptools' build/ would otherwise carry files of an older layout
+    skip = shutil.ignore_patterns(".git", ".nox", ".venv", "build", "*.egg-info", "results", "__pycache__")
+    shutil.copytree(ROOT, source, ignore=skip)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)],
         check=True,
         cwd=tmp_path,
     )
