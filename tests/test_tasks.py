@@ -2,16 +2,16 @@
 
 import json
 import re
-from importlib import resources
 
 import jax
 import pytest
 
+import rtrrl_data
 from benchmarks.envs import make_env
 from benchmarks.suites import SUITES
 from benchmarks.tasks import TASKS, resolve_task_id
 
-TABLES = json.loads(resources.files("benchmarks").joinpath("data/paper_tables.json").read_text())["tables"]
+TABLES = json.loads(rtrrl_data.PAPER_TABLES.read_text())["tables"]
 GYMNAX_T3 = [r for r in TABLES["table3"]["rows"] if r["env"].startswith("gymnax ")]
 
 
