@@ -77,15 +77,17 @@ def _console() -> Any:
 
 
 def _cache_dir(value: str) -> str | None:
-    """`--compile-cache` (or $RTRRL_BENCH_COMPILE_CACHE): a directory, or 'none' for no cache."""
-    return None if value.lower() == "none" else os.path.expanduser(value)
+    """`--compile-cache` (or $RTRRL_BENCH_COMPILE_CACHE): a directory, or 'none' for no cache. Not
+    expanded here: Ray workers expand `~` on their own machines."""
+    return None if value.lower() == "none" else value
 
 
 def _enable_cache(value: str) -> None:
     from benchmarks import compile_cache
 
     try:
-        compile_cache.enable(_cache_dir(value))
+        directory = _cache_dir(value)
+        compile_cache.enable(os.path.expanduser(directory) if directory else None)
     except OSError as e:
         raise UserError(f"cannot use compile cache {value}: {e.strerror or e}") from None
 
@@ -161,7 +163,7 @@ def _ray_executor(executor: str, jobs: int | None, ray: dict[str, Any], plugins:
             ray["ray_gpus"],
             ray["max_retries"],
             ray["exception_retries"],
-            None if cache.lower() == "none" else cache,
+            _cache_dir(cache),
         )
     except ConfigError as e:
         raise UserError(str(e)) from None

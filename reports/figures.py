@@ -66,34 +66,9 @@ def per_task_bars(runs: pd.DataFrame, path: Path) -> Path:
     tasks = sorted(d["task"].unique())
     fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(tasks) * len(agents) + 3), 4.2))
     pal = dict(zip(tasks, sns.color_palette("husl" if len(tasks) > 10 else "colorblind", len(tasks)), strict=True))
-    sns.barplot(
-        d,
-        x="agent",
-        y="norm_best",
-        hue="task",
-        order=agents,
-        hue_order=tasks,
-        palette=pal,
-        errorbar=None,
-        alpha=0.75,
-        ax=ax,
-    )
-    sns.stripplot(
-        d,
-        x="agent",
-        y="norm_best",
-        hue="task",
-        order=agents,
-        hue_order=tasks,
-        palette=pal,
-        dodge=True,
-        jitter=False,
-        size=2.5,
-        edgecolor="black",
-        linewidth=0.4,
-        legend=False,
-        ax=ax,
-    )
+    same = dict(x="agent", y="norm_best", hue="task", order=agents, hue_order=tasks, palette=pal, ax=ax)
+    sns.barplot(d, errorbar=None, alpha=0.75, **same)
+    sns.stripplot(d, dodge=True, jitter=False, size=2.5, edgecolor="black", linewidth=0.4, legend=False, **same)
     ax.axhline(0, color="grey", lw=0.8, ls=":")
     ax.axhline(1, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("")
