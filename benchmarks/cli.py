@@ -25,10 +25,17 @@ import click
 EXIT_USER_ERROR = 2
 DEFAULT_CACHE = "~/.cache/rtrrl-bench/jax"
 EXIT_RUNS_FAILED = 1
+EXIT_STORAGE = 3
 
 
 class UserError(click.ClickException):
     exit_code = EXIT_USER_ERROR
+
+
+class StorageFailure(click.ClickException):
+    """The OS refused a write mid-way (disk full, permissions, read-only, a path that became a file)."""
+
+    exit_code = EXIT_STORAGE
 
 
 def parse_seeds(text: str | None) -> list[int] | None:
@@ -274,10 +281,11 @@ def run(
     progress: bool | None,
 ) -> None:
     """Train a grid of agents x tasks x seeds and write one JSON file per run (resumable)."""
+    from benchmarks.claims import Claims
     from benchmarks.config import ConfigError, load_config_file, merge_overrides, parse_set_options
     from benchmarks.plan import import_plugins, make_plan
     from benchmarks.progress import GridProgress
-    from benchmarks.storage import check_writable, write_plan
+    from benchmarks.storage import StorageError, check_writable, write_plan
 
     out_dir = Path(out)
     ray_executor = _ray_executor(executor, jobs, ray, plugins, compile_cache)  # option errors first
@@ -327,12 +335,22 @@ def run(
         from benchmarks.executors.local import LocalExecutor, default_jobs
 
         runner = LocalExecutor(jobs or default_jobs(len(plan.units)), plugins)
-    write_plan(out_dir, plan.suite, plan.runs, command)
-    if not plan.units:
-        return
     try:
-        with reporter:
-            runner.execute(plan.units, out_dir, command, reporter)
+        write_plan(out_dir, plan.suite, plan.runs, command)
+        if not plan.units:
+            return
+        with Claims(out_dir, command) as claims:
+            if claims.warning:
+                click.echo(f"rtrrl-bench: warning: {claims.warning}", err=True)
+            for holder, n in claims.stale.items():
+                click.echo(f"cleared {n} claims of a runner that is gone ({holder}); their runs are redone", err=True)
+            with reporter:
+                runner.execute(plan.units, out_dir, command, reporter, claims)
+    except StorageError as e:
+        raise StorageFailure(
+            f"cannot write {e.path}: {e.reason}. Finished runs are saved; "
+            "re-run the command to do the rest once the cause is fixed"
+        ) from None
     finally:
         if executor == "ray":
             runner.close()
@@ -453,19 +471,36 @@ def list_(what: str) -> None:
     show_default=True,
     help="Render the leaderboard in headless Chromium to screenshot.png (when installed).",
 )
-def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool) -> None:
+@click.option(
+    "--constants",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Normalization constants for your own tasks (`rtrrl-bench normalization --measure --task ID "
+    "--plugin MODULE --write FILE`), added to the package's.",
+)
+def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool, constants: str | None) -> None:
     """Validate every result file and build the report (markdown, CSV/LaTeX, figures, HTML)."""
-    from reports.build import Options, build_report
+    from reports.build import Options, ReportWriteError, build_report
+    from reports.load import ConstantsError, UnreadableResults
 
     res = Path(results)
     if not res.is_dir():
         raise UserError(f"no results directory {res}")
+    opts = Options(reps=reps, seed=seed, screenshot=screenshot, constants=Path(constants) if constants else None)
     try:
-        built = build_report(
-            res, Path(out) if out else res / "report", Options(reps=reps, seed=seed, screenshot=screenshot)
-        )
-    except OSError as e:
-        raise UserError(f"cannot write the report: {e}") from None
+        built = build_report(res, Path(out) if out else res / "report", opts)
+    except ConstantsError as e:
+        raise UserError(str(e)) from None
+    except UnreadableResults as e:
+        raise UserError(
+            f"cannot read {e.path}: {e.reason}; no report was built (any previous one is unchanged)"
+        ) from None
+    except ReportWriteError as e:
+        kept = "any previous report is unchanged"
+        if not e.started:
+            raise UserError(f"cannot write the report to {e.path}: {e.reason}") from None
+        raise StorageFailure(f"cannot write the report: {e.path}: {e.reason}; {kept}") from None
     click.echo(f"report: {built.readme}")
     click.echo(f"leaderboard: {built.html}")
     if built.rejected:
@@ -511,17 +546,55 @@ def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool
 @click.option(
     "--jobs", type=int, default=1, show_default=True, callback=_positive, help="Worker processes for --measure."
 )
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Import a module that registers your own tasks (repeatable), to measure their floors.",
+)
+@click.option(
+    "--ceiling",
+    "ceilings",
+    multiple=True,
+    metavar="ID=VALUE",
+    help="The ceiling of your own task (the best return an episode can have), when its plugin registers none.",
+)
 def normalization(
-    measure: bool, write_to: str | None, tasks: Sequence[str], results_dir: str | None, from_dir: str | None, jobs: int
+    measure: bool,
+    write_to: str | None,
+    tasks: Sequence[str],
+    results_dir: str | None,
+    from_dir: str | None,
+    jobs: int,
+    plugins: Sequence[str],
+    ceilings: Sequence[str],
 ) -> None:
-    """Show the normalization constants (floor = random agent, ceiling), or re-measure the floors."""
+    """Show the normalization constants (floor = random agent, ceiling), or re-measure the floors.
+
+    For your own tasks: `--measure --task ID --plugin MODULE --write FILE`, then
+    `rtrrl-bench report --constants FILE`; the package's table is never touched."""
     from rich.markup import escape
     from rich.table import Table
 
     from benchmarks import floors as floors_mod
     from benchmarks import normalization as norm
+    from benchmarks.config import ConfigError
+    from benchmarks.plan import import_plugins
     from benchmarks.tasks import TASKS, resolve_task_id
 
+    try:
+        import_plugins(plugins)
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+    for text in ceilings:
+        tid, sep, value = text.partition("=")
+        try:
+            if not sep:
+                raise ValueError(f"--ceiling {text!r}: expected ID=VALUE")
+            norm.register_ceiling(resolve_task_id(tid), float(value), "given on the command line (--ceiling)")
+        except ValueError as e:
+            raise UserError(str(e).replace("could not convert string to float", f"--ceiling {text!r}: not a number"))
     if measure and from_dir:
         raise UserError("--measure and --from exclude each other (--results DIR keeps a measurement's runs)")
     if results_dir and not measure:
@@ -540,6 +613,12 @@ def normalization(
         raise UserError(f"cannot write {target}: no directory {target.parent}")
     if from_dir and not Path(from_dir).is_dir():
         raise UserError(f"no results directory {from_dir}")
+    if target is not None:  # every ceiling known before minutes of measuring
+        for tid in task_ids or sorted(TASKS):
+            try:
+                norm.ceiling(TASKS[tid])
+            except KeyError as e:
+                raise UserError(str(e).strip("'\"")) from None
 
     try:
         if measure or from_dir:
@@ -552,6 +631,7 @@ def normalization(
                     jobs=jobs,
                     command=command,
                     verbose=True,
+                    plugins=plugins,
                 )
             else:
                 floors = floors_mod.floors_from_results(Path(from_dir), task_ids or None)
@@ -615,7 +695,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_USER_ERROR)
     except click.ClickException as e:
         click.echo(f"rtrrl-bench: error: {e.format_message()}", err=True)
-        sys.exit(e.exit_code if isinstance(e, UserError) else EXIT_USER_ERROR)
+        sys.exit(e.exit_code if isinstance(e, (UserError, StorageFailure)) else EXIT_USER_ERROR)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("rtrrl-bench: interrupted; finished runs are saved, re-run the command to resume", err=True)
         sys.exit(130)

@@ -102,10 +102,12 @@ def measure_floors(
     jobs: int = 1,
     command: str = "benchmarks.floors.measure_floors",
     verbose: bool = False,
+    plugins: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
     """Measure floors with the runner, as `rtrrl-bench run --suite normalization` does: plan, run
     each task's seeds as one vmapped block, write result files, then average them.
 
+    `plugins`: modules that register users' own tasks, imported by each worker.
     `results_dir` keeps the result files (runs already there with the same settings are reused);
     by default they go to a temporary directory. Raises `FloorError` if any run failed.
     """
@@ -120,10 +122,10 @@ def measure_floors(
             reporter = GridProgress(plan)
             reporter.print_plan(False)
             with reporter:
-                LocalExecutor(jobs).execute(plan.units, out_dir, command, reporter)
+                LocalExecutor(jobs, plugins).execute(plan.units, out_dir, command, reporter)
             reporter.summary()
         else:
-            LocalExecutor(jobs).execute(plan.units, out_dir, command)
+            LocalExecutor(jobs, plugins).execute(plan.units, out_dir, command)
         return floors_from_results(out_dir, task_ids, seeds, budget)
 
 

@@ -206,13 +206,33 @@ CEILINGS_BY_TASK: dict[str, Ceiling] = {
 copied here so that editing that file never moves a constant; a test keeps them equal)."""
 
 
+USER_CEILINGS: dict[str, Ceiling] = {}
+"""Ceilings of users' own tasks (`register_ceiling` in a plugin, or `--ceiling ID=VALUE`)."""
+
+
+def register_ceiling(task_id: str, value: float, source: str) -> Ceiling:
+    """Give a plugin's own task a ceiling, so that `rtrrl-bench normalization --measure --task ID
+    --plugin MODULE --write FILE` can write its constants. The package's tasks keep theirs."""
+    if task_id in CEILINGS_BY_TASK or (PATH.is_file() and task_id in load()["tasks"]):
+        raise ValueError(f"task {task_id!r} is the package's: its ceiling is versioned in benchmarks/normalization.py")
+    if not math.isfinite(value):
+        raise ValueError(f"ceiling of {task_id!r} must be a finite number (got {value})")
+    USER_CEILINGS[task_id] = Ceiling(float(value), source)
+    return USER_CEILINGS[task_id]
+
+
 def ceiling(task: Task) -> Ceiling:
-    """The task's ceiling: its own entry in `CEILINGS_BY_TASK`, else its family's rule."""
+    """The task's ceiling: its own entry in `CEILINGS_BY_TASK` or `USER_CEILINGS`, else its family's rule."""
     if task.id in CEILINGS_BY_TASK:
         return CEILINGS_BY_TASK[task.id]
+    if task.id in USER_CEILINGS:
+        return USER_CEILINGS[task.id]
     family = "popgym" if task.package == "popgym" else task.env_id
     if family not in CEILING_RULES:
-        raise KeyError(f"no ceiling for task {task.id!r}: add one to benchmarks/normalization.py")
+        raise KeyError(
+            f"no ceiling for task {task.id!r}: give one with --ceiling {task.id}=VALUE, or in your plugin with "
+            "benchmarks.normalization.register_ceiling (package tasks: add a rule to benchmarks/normalization.py)"
+        )
     return CEILING_RULES[family](task)
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
+from benchmarks.claims import Claim, Holder
 from benchmarks.plan import Plan, Unit
 from benchmarks.schema import RunResult
 
@@ -44,6 +45,9 @@ class GridProgress:
         self._running: set[int] = set()
         self._progress: Progress | None = None
         self._task_id = None
+        self.units_total = len(plan.units)
+        self.held: Counter[Holder] = Counter()  # runs left to other live runners, by runner
+        self.done_elsewhere = 0  # runs another runner finished after this plan was made
 
     # --- plan --------------------------------------------------------------------------------
     def print_plan(self, dry_run: bool) -> None:
@@ -86,7 +90,7 @@ class GridProgress:
             self._progress.__exit__(*exc)
 
     def _units_text(self) -> str:
-        text = f"units {self.units_done}/{len(self.plan.units)} · {len(self._running)} running"
+        text = f"units {self.units_done}/{self.units_total} · {len(self._running)} running"
         if self.units_failed:
             text += f" · {self.units_failed} failed"
         if self.restarts:
@@ -97,6 +101,28 @@ class GridProgress:
         if self._progress is not None:
             task = self._progress.tasks[0]
             self._progress.update(self._task_id, advance=advance, total=task.total + delta, units=self._units_text())
+
+    def on_claim(self, unit: Unit, claim: Claim) -> None:
+        """The claimed part of `unit` replaces it; runs another runner holds or finished leave the total."""
+        before = self._remaining.pop(id(unit), 0)
+        after = 0
+        if claim.unit is not None:
+            after = self._remaining[id(claim.unit)] = claim.unit.planned_env_steps
+        else:
+            self.units_total -= 1
+        self._grow_total(after - before)
+        self.held.update(claim.held.values())
+        self.done_elsewhere += len(claim.done)
+        where = f"{unit.task.id} {unit.label}"
+        for holder, seeds in _by_holder(claim.taken_over).items():
+            self._say(f"{where} seeds {_seed_range(seeds)}: taking over from a runner that is gone ({holder})")
+        for holder, seeds in _by_holder(claim.held).items():
+            self._say(f"{where} seeds {_seed_range(seeds)}: left to the runner that holds them ({holder})")
+        if claim.done:
+            self._say(f"{where} seeds {_seed_range(tuple(claim.done))}: already written by another runner")
+
+    def _say(self, line: str) -> None:
+        self.console.print(line, markup=False, highlight=False)
 
     def on_start(self, unit: Unit) -> None:
         key = id(unit)
@@ -132,7 +158,7 @@ class GridProgress:
         status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         best_txt = f", best {min(best):.4g}..{max(best):.4g}" if best else ""
         line = (
-            f"[{self.units_done}/{len(self.plan.units)}] {unit.task.id} {unit.label} seeds "
+            f"[{self.units_done}/{self.units_total}] {unit.task.id} {unit.label} seeds "
             f"{_seed_range(unit.seeds)}: {status}{best_txt}{speed}"
         )
         self.console.print(line, markup=False, highlight=False)
@@ -143,5 +169,19 @@ class GridProgress:
     def summary(self) -> int:
         """Print the grid's totals; return the number of failed runs."""
         text = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "nothing"
-        self.console.print(f"done: {text}")
+        if self.done_elsewhere:
+            text += f"; {self.done_elsewhere} written by other runners meanwhile"
+        self._say(f"done: {text}")
+        for holder, n in sorted(self.held.items(), key=lambda kv: str(kv[0])):
+            self._say(
+                f"{n} runs were left to another runner ({holder}); "
+                "if it does not finish them, re-running this command does"
+            )
         return self.statuses.get("failed", 0)
+
+
+def _by_holder(seeds: dict[int, Holder]) -> dict[Holder, tuple[int, ...]]:
+    out: dict[Holder, list[int]] = {}
+    for seed, holder in sorted(seeds.items()):
+        out.setdefault(holder, []).append(seed)
+    return {h: tuple(s) for h, s in out.items()}

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -15,17 +16,49 @@ from pydantic import ValidationError
 from benchmarks.schema import FINISHED_STATUSES, RunResult
 
 
+class StorageError(Exception):
+    """An OS error on a results directory (disk full, no permission, read-only, a path that became a
+    file), naming the file the user knows: the CLI prints it as one line."""
+
+    def __init__(self, error: OSError, path: Path | str):
+        self.path = Path(path)
+        self.reason = error.strerror or str(error)
+        super().__init__(f"{self.path}: {self.reason}")
+
+
 def result_path(out_dir: Path, suite: str, task: str, agent: str, seed: int) -> Path:
     """`results/<suite>/<task>/<agent>/seed_<n>.json`."""
     return Path(out_dir) / suite / task / agent / f"seed_{seed}.json"
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux), since setting it
+    to read it back races with threads creating files."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temp file in the same directory + fsync + rename: readers see the old
-    file or the new one, never a partial one, even if the process dies mid-write."""
+    file or the new one, never a partial one, even if the process dies mid-write. The file gets
+    the mode an ordinary write would (0666 less the umask), not the temp file's private 0600, so
+    that colleagues on a shared filesystem can read results."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
@@ -106,7 +139,10 @@ def write_plan(out_dir: Path, suite: str, runs: list[tuple[str, str, int]], comm
         "command": command,
         "runs": [{"task": t, "agent": a, "seed": s} for t, a, s in runs],
     }
-    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+    try:
+        atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+    except OSError as e:
+        raise StorageError(e, path) from None
     return path
 
 

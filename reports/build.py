@@ -22,7 +22,7 @@ import pandas as pd
 
 from reports import figures, stats, tables
 from reports.html import render_html
-from reports.load import Loaded, load_reference, load_results
+from reports.load import Loaded, load_reference, load_results, with_user_constants
 from reports.scores import (
     POLICY,
     coverage,
@@ -35,6 +35,7 @@ from reports.scores import (
 from reports.sections import (
     DIAGNOSTICS_NOTE,
     FIGURE_TITLES,
+    NO_CONSTANTS_NOTE,
     SuiteSection,
     aggregate_display,
     aggregate_frame,
@@ -57,6 +58,8 @@ class Options:
     """Seed of every resampler and permutation test."""
     screenshot: bool = True
     """Render index.html in headless Chromium to screenshot.png when a browser is installed."""
+    constants: Path | None = None
+    """A user's constants file for their own tasks, added to the package's (`--constants`)."""
 
 
 def slug(name: str) -> str:
@@ -87,9 +90,15 @@ def analyse_suite(
         return sec
     known = set((constants or {}).get("tasks", {}))
     sec.no_constants = sorted(set(sr["task"]) - known)
+    normalized = sr[sr["task"].isin(known) & np.isfinite(sr["norm_best"].astype(float))]
+    raw = sr[sr["task"].isin(sec.no_constants) & np.isfinite(sr["best"].astype(float))]
     matrices, sec.tasks, sec.left_out = score_matrices(sr[sr["task"].isin(known)])
     fig_dir = out_dir / "figures" / sec.slug
-    sec.figures["bars"] = figures.per_task_bars(sr, fig_dir / "per_task_bars.png") if sec.tasks or known else None
+    if not normalized.empty:
+        sec.figures["bars"] = figures.per_task_bars(normalized, fig_dir / "per_task_bars.png")
+        sec.figures["compute"] = figures.compute_view(normalized, fig_dir / "compute.png")
+    if not raw.empty:
+        sec.figures["raw"] = figures.per_task_raw(raw, fig_dir / "per_task_raw.png")
     sc = curves[curves["suite"] == name]
     if not sc.empty:
         sec.figures["curves"] = figures.learning_curves(sc, fig_dir / "learning_curves.png")
@@ -106,7 +115,6 @@ def analyse_suite(
         if len(grid):
             eff_ci = stats.sample_efficiency(eff, reps=opts.reps_small, seed=opts.seed)
             sec.figures["efficiency"] = figures.sample_efficiency(grid, eff_ci, fig_dir / "sample_efficiency.png")
-    sec.figures["compute"] = figures.compute_view(sr, fig_dir / "compute.png")
     sec.figures = {k: sec.figures[k] for k in FIGURE_TITLES if sec.figures.get(k) is not None}
     sd = diag[diag["suite"] == name] if diag is not None else pd.DataFrame()
     for task, g in sd.groupby("task", sort=True):
@@ -115,6 +123,15 @@ def analyse_suite(
                 g, str(task), fig_dir / "diagnostics" / f"{slug(str(task))}.png"
             )
     return sec
+
+
+class ReportWriteError(Exception):
+    """The OS refused a write of the report. `started`: False when nothing could be written at all
+    (an unwritable `--out`), True when it failed mid-build; either way the previous report is intact."""
+
+    def __init__(self, path: Path, error: OSError, started: bool):
+        self.path, self.reason, self.started = Path(path), error.strerror or str(error), started
+        super().__init__(f"{self.path}: {self.reason}")
 
 
 @dataclass(frozen=True)
@@ -134,10 +151,15 @@ def build_report(
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     loaded = load_results(results_dir)
     constants = load_reference("normalization.json", data_dir)
+    if opts.constants is not None:
+        constants = with_user_constants(constants, opts.constants)
     paper = load_reference("paper_tables.json", data_dir)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    except OSError as e:
+        raise ReportWriteError(out_dir, e, started=False) from None
     try:
         runs = run_table(loaded, constants, out_dir)
         curves = curves_table(loaded, constants)
@@ -150,6 +172,12 @@ def build_report(
         (work / "README.md").write_text(render_markdown(loaded, sections, paper_df, constants, opts, work))
         (work / "index.html").write_text(render_html(loaded, sections, paper_df, constants, opts, work, runs))
         _swap_in(work, out_dir)
+    except OSError as e:  # a full disk mid-build: the previous report stays as it was
+        shutil.rmtree(work, ignore_errors=True)
+        where = Path(e.filename) if isinstance(e.filename, str) else out_dir
+        if work in where.parents:
+            where = out_dir / where.relative_to(work)
+        raise ReportWriteError(where, e, started=True) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -168,7 +196,9 @@ def _swap_in(work: Path, out_dir: Path) -> None:
         old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
         os.replace(out_dir, old)
     os.replace(work, out_dir)
-    os.chmod(out_dir, 0o755)
+    mask = os.umask(0o022)  # read the umask back (the report is built in one thread)
+    os.umask(mask)
+    os.chmod(out_dir, 0o777 & ~mask)  # mkdtemp's private 0700 would hide the report from colleagues
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -253,7 +283,7 @@ def render_markdown(
         if sec.no_constants:
             lines += [
                 f"No normalization constants for {', '.join(map(tables.md_escape, sec.no_constants))}: "
-                "raw scores only; their failed/diverged runs are not scored.",
+                + NO_CONSTANTS_NOTE,
                 "",
             ]
         if not sec.per_task.empty:

@@ -84,6 +84,32 @@ def per_task_bars(runs: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
+def per_task_raw(runs: pd.DataFrame, path: Path) -> Path:
+    """Tasks without normalization constants: one panel per task on its own raw scale (scores of
+    different tasks cannot share an axis), the mean best score per agent as a bar, every run a dot."""
+    d = runs[np.isfinite(runs["best"].astype(float))].copy()
+    d["best"] = d["best"].astype(float)
+    agents = sorted(d["agent"].unique())
+    tasks = sorted(d["task"].unique())
+    cols = min(4, len(tasks))
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(0.5 * len(agents) * cols + 2.2 * cols, 3.0 * rows), squeeze=False)
+    pal = _palette(agents)
+    for ax, task in zip(axes.flat, tasks):
+        t = d[d["task"] == task]
+        same = dict(x="agent", y="best", hue="agent", order=agents, hue_order=agents, palette=pal, ax=ax)
+        sns.barplot(t, errorbar=None, alpha=0.75, legend=False, **same)
+        sns.stripplot(t, jitter=False, size=3, edgecolor="black", linewidth=0.4, legend=False, **same)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("")
+        ax.set_ylabel("best validation reward (raw)")
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    for ax in axes.flat[len(tasks) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def aggregate_intervals(estimates: dict[str, dict[str, stats.Interval]], path: Path) -> Path:
     """rliable's four aggregate metrics, point estimate and 95% stratified-bootstrap CI."""
     agents = sorted(estimates)
@@ -213,19 +239,23 @@ def _run_lines(
     return g
 
 
-def learning_curves(curves: pd.DataFrame, path: Path) -> Path:
+def learning_curves(curves: pd.DataFrame, path: Path) -> Path | None:
     """Raw evaluation score of every run over env steps, one panel per task."""
     d = curves[np.isfinite(curves["eval_score"].astype(float))].copy()
+    if d.empty:
+        return None
     g = _run_lines(d, "eval_score", "task", sorted(d["task"].unique()), height=2.4, aspect=1.3, sharex=False)
     g.set_axis_labels("env steps", "eval score (paper metric)")
     return _save(g.figure, path)
 
 
-def compute_view(runs: pd.DataFrame, path: Path) -> Path:
+def compute_view(runs: pd.DataFrame, path: Path) -> Path | None:
     """Score against compute: each run's normalized best score vs its block's wall-clock seconds."""
     d = runs[np.isfinite(runs["norm_best"].astype(float))].copy()
     d["wall_s"] = d["run_s"].astype(float) + d["compile_s"].astype(float)
     d = d[np.isfinite(d["wall_s"])]
+    if d.empty:  # only failure records: no timing to plot
+        return None
     agents = sorted(d["agent"].unique())
     fig, ax = plt.subplots(figsize=(6, 4))
     sns.scatterplot(
@@ -239,7 +269,7 @@ def compute_view(runs: pd.DataFrame, path: Path) -> Path:
         s=30,
         ax=ax,
     )
-    if not d.empty and (d["wall_s"] > 0).all():
+    if (d["wall_s"] > 0).all():
         ax.set_xscale("log")
     ax.set_xlabel("wall-clock seconds of the run's seed block (compile + run)")
     ax.set_ylabel("normalized best score")

@@ -16,6 +16,7 @@ from reports.scores import POLICY
 from reports.sections import (
     DIAGNOSTICS_NOTE,
     FIGURE_TITLES,
+    NO_CONSTANTS_NOTE,
     SuiteSection,
     aggregate_display,
     constants_line,
@@ -121,6 +122,7 @@ def render_html(
             rejected=[(str(p), why) for p, why in loaded.rejected],
             constants_line=constants_line(constants),
             diagnostics_note=DIAGNOSTICS_NOTE,
+            no_constants_note=NO_CONSTANTS_NOTE,
             policy=POLICY,
             reps=opts.reps,
             reps_small=opts.reps_small,

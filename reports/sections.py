@@ -33,6 +33,7 @@ FIGURE_TITLES = {
     "profiles": "Performance profiles",
     "efficiency": "Sample efficiency: IQM over env steps",
     "bars": "Per task: normalized best validation reward (the paper's Figure 3 view)",
+    "raw": "Per task, raw scores: tasks without normalization constants",
     "curves": "Learning curves per task",
     "compute": "Score vs wall-clock",
 }
@@ -88,8 +89,19 @@ def constants_line(constants: dict[str, Any] | None) -> str:
     if constants is None:
         return "No normalization constants were found: normalized statistics are left out."
     p = constants.get("floor_protocol", {})
-    return (
+    line = (
         f"Normalization constants version {constants['version']} (floor = `{p.get('agent', 'random')}` agent "
         f"measured with the runner, seeds {p.get('seeds')}; ceiling = analytic maximum or a documented "
         f"reference; see `rtrrl_data/normalization.json`)."
     )
+    user = constants.get("user_constants")
+    if user:
+        line += f" User constants for {', '.join(user['tasks'])} from `{Path(user['file']).name}` (`--constants`)."
+    return line
+
+
+NO_CONSTANTS_NOTE = (
+    "raw scores only (their own figure); they are left out of the normalized figures and aggregates, and "
+    "their failed/diverged runs are not scored. Measure a floor with `rtrrl-bench normalization --measure "
+    "--task ID --plugin MODULE --write FILE` and build the report with `--constants FILE`."
+)

@@ -25,7 +25,10 @@ FAST = [
 
 
 def _files(out: Path):
-    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    """Every file a run left in `out`, but the runners' coordination state (`.rtrrl-bench/`)."""
+    return sorted(
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and ".rtrrl-bench" not in p.parts
+    )
 
 
 def test_run_then_rerun_does_no_work(cli, tmp_path):

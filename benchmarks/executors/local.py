@@ -8,10 +8,12 @@ a unit that kills its worker when alone gets a failure record.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import queue as queue_module
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -21,7 +23,8 @@ from typing import Any
 import jax
 
 from benchmarks import compile_cache, provenance
-from benchmarks.executors.base import RunListener, failure_results, write_unit_results
+from benchmarks.claims import Claims
+from benchmarks.executors.base import RunListener, claim_unit, failure_results, finish_unit, joined
 from benchmarks.plan import Unit, import_plugins
 from benchmarks.program import run_unit
 from benchmarks.schema import RunResult
@@ -36,19 +39,33 @@ class LocalExecutor:
         self.jobs = jobs
         self.plugins = tuple(plugins)  # modules that register agents/tasks, imported by each worker
 
-    def execute(self, units: Sequence[Unit], out_dir: Path, command: str, listener: RunListener | None = None) -> None:
-        def finish(unit: Unit, results: list[RunResult]) -> None:
-            write_unit_results(out_dir, unit, results)
-            if listener is not None:
-                listener.on_result(unit, results)
+    def execute(
+        self,
+        units: Sequence[Unit],
+        out_dir: Path,
+        command: str,
+        listener: RunListener | None = None,
+        claims: Claims | None = None,
+    ) -> None:
+        with joined(out_dir, command, claims) as held:
 
-        if self.jobs == 1 or len(units) <= 1:
-            for unit in units:
-                if listener is not None:
-                    listener.on_start(unit)
-                finish(unit, run_unit(unit, command, listener.on_epoch if listener is not None else None))
-            return
-        _execute_in_workers(list(units), min(self.jobs, len(units)), command, listener, finish, self.plugins)
+            def claim(unit: Unit) -> Unit | None:
+                return claim_unit(held, unit, listener)
+
+            def finish(unit: Unit, results: list[RunResult]) -> None:
+                finish_unit(out_dir, held, unit, results, listener)
+
+            if self.jobs == 1 or len(units) <= 1:
+                for planned in units:
+                    unit = claim(planned)
+                    if unit is None:
+                        continue
+                    if listener is not None:
+                        listener.on_start(unit)
+                    finish(unit, run_unit(unit, command, listener.on_epoch if listener is not None else None))
+                return
+            jobs = min(self.jobs, len(units))
+            _execute_in_workers(list(units), jobs, command, listener, claim, finish, self.plugins)
 
 
 def default_jobs(num_units: int) -> int:
@@ -62,8 +79,22 @@ def default_jobs(num_units: int) -> int:
 _progress_queue: Any = None  # set in each worker by `_worker_init`
 
 
+def _die_with_parent() -> None:
+    """Linux: end this worker when the runner dies, even by `kill -9`, instead of computing on for
+    nobody (elsewhere a worker notices only when its result cannot be sent)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def _worker_init(queue: Any, plugins: tuple[str, ...], cache_dir: str | None) -> None:
     global _progress_queue
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops workers
     _progress_queue = queue
     compile_cache.enable(cache_dir)
@@ -84,9 +115,12 @@ def _execute_in_workers(
     jobs: int,
     command: str,
     listener: RunListener | None,
+    claim: Callable[[Unit], Unit | None],
     finish: Callable[[Unit, list[RunResult]], None],
     plugins: tuple[str, ...] = (),
 ) -> None:
+    """Units are claimed as they are handed to a worker, so that runners sharing the results
+    directory split the grid between them as it runs."""
     ctx = multiprocessing.get_context("spawn")  # never fork a process that has started jax
     queue = ctx.Queue()
 
@@ -121,6 +155,11 @@ def _execute_in_workers(
                 if alone and running:
                     break
                 index, unit = todo.pop(0)
+                if index not in suspects:  # a suspect is already claimed (and cut down) by this runner
+                    claimed = claim(unit)
+                    if claimed is None:
+                        continue
+                    units[index] = unit = claimed
                 try:
                     future = pool.submit(_worker_run, index, unit, command)
                 except BrokenProcessPool:  # a worker died since the last check

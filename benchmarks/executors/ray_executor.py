@@ -29,8 +29,9 @@ from typing import Any
 
 from benchmarks import compile_cache as xla_cache
 from benchmarks import provenance
+from benchmarks.claims import Claims
 from benchmarks.config import ConfigError
-from benchmarks.executors.base import RunListener, failure_results, write_unit_results
+from benchmarks.executors.base import RunListener, claim_unit, failure_results, finish_unit, joined
 from benchmarks.plan import Unit, import_plugins
 from benchmarks.program import run_unit
 from benchmarks.schema import RunResult
@@ -178,19 +179,34 @@ class RayExecutor:
         return {"env_vars": env, "py_modules": _shipped_modules(self.plugins)}
 
     # ---- running ------------------------------------------------------------------------------
-    def execute(self, units: Sequence[Unit], out_dir: Path, command: str, listener: RunListener | None = None) -> None:
+    def execute(
+        self,
+        units: Sequence[Unit],
+        out_dir: Path,
+        command: str,
+        listener: RunListener | None = None,
+        claims: Claims | None = None,
+    ) -> None:
         if not units:
             return
         if self._ray is None:
             self.connect()
             try:
-                return self.execute(units, out_dir, command, listener)
+                return self.execute(units, out_dir, command, listener, claims)
             finally:
                 self.close()
+        with joined(out_dir, command, claims) as held:
+            # every unit is submitted at once, so this runner claims the whole grid it can get
+            mine = [u for u in (claim_unit(held, unit, listener) for unit in units) if u is not None]
+            if mine:
+                self._execute(mine, out_dir, command, listener, held)
+
+    def _execute(
+        self, units: list[Unit], out_dir: Path, command: str, listener: RunListener | None, held: Claims
+    ) -> None:
         ray = self._ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        units = list(units)
         here = ray.get_runtime_context().get_node_id()
         sink = (
             ray.remote(_ProgressSink)
@@ -246,9 +262,7 @@ class RayExecutor:
                         attempts[index] += 1
                         pending[submit(index)] = index
                         continue
-                    write_unit_results(out_dir, unit, results)
-                    if listener is not None:
-                        listener.on_result(unit, results)
+                    finish_unit(out_dir, held, unit, results, listener)
             drain()
         except BaseException:  # Ctrl-C: stop the grid's tasks, keep what was written
             if not self._owns_connection:  # else `close` ends this driver's job, and Ray its tasks
