@@ -590,11 +590,15 @@ def normalization(
     for text in ceilings:
         tid, sep, value = text.partition("=")
         try:
-            if not sep:
-                raise ValueError(f"--ceiling {text!r}: expected ID=VALUE")
-            norm.register_ceiling(resolve_task_id(tid), float(value), "given on the command line (--ceiling)")
+            number = float(value) if sep else None
+        except ValueError:
+            number = None
+        if number is None:
+            raise UserError(f"--ceiling {text!r}: expected ID=VALUE with a number")
+        try:
+            norm.register_ceiling(resolve_task_id(tid), number, "given on the command line (--ceiling)")
         except ValueError as e:
-            raise UserError(str(e).replace("could not convert string to float", f"--ceiling {text!r}: not a number"))
+            raise UserError(str(e)) from None
     if measure and from_dir:
         raise UserError("--measure and --from exclude each other (--results DIR keeps a measurement's runs)")
     if results_dir and not measure:
