@@ -79,22 +79,24 @@ def default_jobs(num_units: int) -> int:
 _progress_queue: Any = None  # set in each worker by `_worker_init`
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Linux: end this worker when the runner dies, even by `kill -9`, instead of computing on for
     nobody (elsewhere a worker notices only when its result cannot be sent)."""
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         except (OSError, AttributeError):
-            pass
+            return
+    if os.getppid() != parent:  # the runner died before this worker got here
+        os._exit(1)
 
 
 PR_SET_PDEATHSIG = 1
 
 
-def _worker_init(queue: Any, plugins: tuple[str, ...], cache_dir: str | None) -> None:
+def _worker_init(queue: Any, plugins: tuple[str, ...], cache_dir: str | None, parent: int) -> None:
     global _progress_queue
-    _die_with_parent()
+    _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops workers
     _progress_queue = queue
     compile_cache.enable(cache_dir)
@@ -126,7 +128,10 @@ def _execute_in_workers(
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            jobs, mp_context=ctx, initializer=_worker_init, initargs=(queue, plugins, compile_cache.directory())
+            jobs,
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(queue, plugins, compile_cache.directory(), os.getpid()),
         )
 
     todo = list(enumerate(units))
