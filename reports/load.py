@@ -68,9 +68,10 @@ def _walk(results_dir: Path, pattern: str) -> list[Path]:
     def fail(e: OSError) -> None:
         raise UnreadableResults(Path(e.filename or results_dir), e.strerror or str(e))
 
-    found = []
-    for root, dirs, files in os.walk(results_dir, onerror=fail):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+    found, seen = [], set()
+    for root, dirs, files in os.walk(results_dir, onerror=fail, followlinks=True):  # linked-in datasets count
+        seen.add(os.path.realpath(root))
+        dirs[:] = [d for d in dirs if not d.startswith(".") and os.path.realpath(Path(root, d)) not in seen]
         found += [Path(root, f) for f in files if fnmatch.fnmatchcase(f, pattern)]
     return sorted(found)
 
