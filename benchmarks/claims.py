@@ -183,6 +183,18 @@ class Claims:
         except OSError as e:
             raise StorageError(e, e.filename or self.root) from None
 
+    def holders(self, units: list[Unit]) -> dict[Holder, int]:
+        """Read-only, without joining (`--dry-run`): how many of these runs live runners hold now."""
+        counts: dict[Holder, int] = {}
+        if not (self.root / "lock").exists():
+            return counts
+        for unit in units:
+            for seed in unit.seeds:
+                owner = self._owner(self._claim_path(unit, seed))
+                if owner is not None and owner[2]:
+                    counts[owner[1]] = counts.get(owner[1], 0) + 1
+        return counts
+
     # ---- internals --------------------------------------------------------------------------
     def _claim_path(self, unit: Unit, seed: int) -> Path:
         return self.root / "claims" / unit.suite / unit.task.id / unit.label / f"seed_{seed}"

@@ -321,6 +321,8 @@ def run(
     reporter = GridProgress(plan, enabled=progress)
     reporter.print_plan(dry_run)
     if dry_run:
+        for holder, n in Claims(out_dir).holders(plan.units).items():
+            click.echo(f"{n} of these runs are being computed by another runner now ({holder})", err=True)
         return
     command = _command_line()
     _enable_cache(compile_cache)

@@ -87,6 +87,15 @@ def test_a_runner_dying_mid_grid_is_taken_over_at_claim_time(tmp_path, unit):
         assert got.unit == unit and sorted(got.taken_over) == [0, 1, 2, 3]
 
 
+def test_dry_run_says_which_runs_another_runner_holds(cli, tmp_path, unit):
+    code, _, err = cli("run", "--suite", "smoke", "--seeds", "4", "--out", str(tmp_path), "--dry-run")
+    assert code == 0 and "another runner" not in err
+    with Claims(tmp_path, "other") as other:
+        other.claim(unit)
+        code, _, err = cli("run", "--suite", "smoke", "--seeds", "4", "--out", str(tmp_path), "--dry-run")
+    assert code == 0 and f"4 of these runs are being computed by another runner now (pid {os.getpid()} " in err
+
+
 # ---- real processes ---------------------------------------------------------------------------
 
 
