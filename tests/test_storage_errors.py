@@ -53,6 +53,7 @@ def test_a_path_that_became_a_file_stops_the_grid_in_one_line(cli, tmp_path):
     assert {stat.S_IMODE(f.stat().st_mode) for f in redone} == {0o644}
 
 
+@pytest.mark.slow  # ~20 s; the one-line stop itself is tested above with a path that became a file
 @needs_root
 def test_a_full_disk_stops_the_grid_in_one_line_and_keeps_what_was_written(cli, tmp_path):
     with tmpfs(tmp_path / "fs", "256k") as fs:

@@ -88,7 +88,8 @@ def test_a_user_task_without_a_ceiling_is_refused_before_measuring(tmp_path):
     assert not (tmp_path / "c.json").exists()
 
 
-def test_measured_user_constants_feed_the_report(results, tmp_path):
+@pytest.mark.slow  # ~18 s: measures a floor with the runner
+def test_a_user_task_floor_is_measured_into_a_user_file(tmp_path):
     package_table = norm.PATH.read_bytes()
     constants, runs = tmp_path / "mine.json", tmp_path / "floor-runs"
     done = _cli(
@@ -107,20 +108,18 @@ def test_measured_user_constants_feed_the_report(results, tmp_path):
         for s in json.loads(f.read_text())["curve"]["eval_score"]
     ]
     assert len(evals) == 25 and four["floor"] == pytest.approx(sum(evals) / len(evals), rel=1e-12)
+    report = _cli("report", "--results", str(runs), "--constants", str(constants), "--reps", "200", "--no-screenshot")
+    assert report.returncode == 0 and report.stderr == "", report.stderr
 
+
+def test_a_user_constants_file_feeds_the_report(results, tmp_path):
+    four = {"floor": 0.49, "floor_std": 0.1, "floor_final": 0.38, "floor_final_std": 0.1, "floor_seeds": 5}
+    four |= {"ceiling": 1.0, "ceiling_source": "given on the command line (--ceiling)"}
+    constants = tmp_path / "mine.json"
+    constants.write_text(json.dumps({"version": 2, "floor_protocol": {}, "tasks": {"FourRooms": four}}))
     report = tmp_path / "report"
-    done = _cli(
-        "report",
-        "--results",
-        str(results),
-        "--out",
-        str(report),
-        "--constants",
-        str(constants),
-        "--reps",
-        "500",
-        "--no-screenshot",
-    )
+    args = ("--results", str(results), "--out", str(report), "--reps", "500", "--no-screenshot")
+    done = _cli("report", *args, "--constants", str(constants))
     assert done.returncode == 0 and done.stderr == "", done.stderr
     readme = (report / "README.md").read_text()
     assert "User constants for FourRooms from `mine.json`" in readme
@@ -132,7 +131,7 @@ def test_measured_user_constants_feed_the_report(results, tmp_path):
     assert per_task.loc[("FourRooms", "rtrrl"), "norm_iqm"] == pytest.approx(by_hand, rel=1e-9)
     assert np.isnan(per_task.loc[("Acrobot-novel", "rtrrl"), "norm_iqm"])
 
-    clash = _cli("report", "--results", str(results), "--constants", str(norm.PATH), "--no-screenshot")
+    clash = _cli("report", *args, "--constants", str(norm.PATH))
     assert clash.returncode == 2 and clash.stderr.count("\n") == 1 and "may only add tasks" in clash.stderr
 
 
