@@ -1,0 +1,37 @@
+"""The reference grid committed so far (results/reference, the paper's protocol) stays in step
+with the code: every file is valid, and every run in it is one the current code would skip as done,
+so that a change of defaults or config layout (which would silently orphan days of compute) fails
+here first."""
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.plan import make_plan
+from reports.load import load_results
+
+REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
+
+
+def _committed() -> dict[str, set[tuple[str, str, int]]]:
+    """suite -> (task, agent, seed) of every committed run."""
+    loaded = load_results(REFERENCE)
+    assert not loaded.rejected, loaded.rejected
+    out: dict[str, set[tuple[str, str, int]]] = {}
+    for run in loaded.runs:
+        out.setdefault(run["suite"], set()).add((run["task"], run["agent"], run["seed"]))
+    return out
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="no reference runs committed yet")
+def test_every_committed_reference_run_is_current():
+    committed = _committed()
+    assert committed, "results/reference holds no runs"
+    for suite, runs in committed.items():
+        tasks = sorted({t for t, _, _ in runs})
+        agents = sorted({a for _, a, _ in runs})
+        seeds = sorted({s for _, _, s in runs})
+        plan = make_plan(REFERENCE, suite, tasks, agents, seeds, profile="paper")
+        stale = runs - set(plan.skipped)
+        assert not stale, f"{len(stale)} committed runs would be redone, e.g. {sorted(stale)[:3]}"
+        assert not plan.redo, plan.redo[:3]
