@@ -337,23 +337,29 @@ def run(
         from benchmarks.executors.local import LocalExecutor, default_jobs
 
         runner = LocalExecutor(jobs or default_jobs(len(plan.units)), plugins)
+    claims = Claims(out_dir, command)
     try:
-        write_plan(out_dir, plan.suite, plan.runs, command)
-        if not plan.units:
-            return
-        with Claims(out_dir, command) as claims:
-            if claims.warning:
-                click.echo(f"rtrrl-bench: warning: {claims.warning}", err=True)
-            for holder, n in claims.stale.items():
-                click.echo(f"cleared {n} claims of a runner that is gone ({holder}); their runs are redone", err=True)
+        try:  # before any work: a user error
+            write_plan(out_dir, plan.suite, plan.runs, command)
+            if not plan.units:
+                return
+            claims.__enter__()
+        except StorageError as e:
+            raise UserError(f"cannot write results to {e.path}: {e.reason}") from None
+        if claims.warning:
+            click.echo(f"rtrrl-bench: warning: {claims.warning}", err=True)
+        for holder, n in claims.stale.items():
+            click.echo(f"cleared {n} claims of a runner that is gone ({holder}); their runs are redone", err=True)
+        try:
             with reporter:
                 runner.execute(plan.units, out_dir, command, reporter, claims)
-    except StorageError as e:
-        raise StorageFailure(
-            f"cannot write {e.path}: {e.reason}. Finished runs are saved; "
-            "re-run the command to do the rest once the cause is fixed"
-        ) from None
+        except StorageError as e:
+            raise StorageFailure(
+                f"cannot write {e.path}: {e.reason}. Finished runs are saved; "
+                "re-run the command to do the rest once the cause is fixed"
+            ) from None
     finally:
+        claims.__exit__(None, None, None)
         if executor == "ray":
             runner.close()
     if reporter.summary():
@@ -583,6 +589,7 @@ def normalization(
     from benchmarks import normalization as norm
     from benchmarks.config import ConfigError
     from benchmarks.plan import import_plugins
+    from benchmarks.storage import StorageError
     from benchmarks.tasks import TASKS, resolve_task_id
 
     try:
@@ -652,6 +659,8 @@ def normalization(
                 doc = {**stored, "tasks": {t: c for t, c in stored["tasks"].items() if not task_ids or t in task_ids}}
     except (ValueError, KeyError) as e:  # FloorError, a ceiling not above its floor, a task without a ceiling
         raise UserError(str(e).strip("'\"")) from None
+    except StorageError as e:
+        raise StorageFailure(f"cannot write {e.path}: {e.reason}") from None
 
     console = _console()
     p = doc["floor_protocol"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -58,7 +59,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~current_umask())
+        try:
+            os.fchmod(fd, 0o666 & ~current_umask())
+        except OSError as e:  # a filesystem without modes (vfat, some FUSE/CIFS mounts): its own rules apply
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.ENOSYS):
+                raise
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

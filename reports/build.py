@@ -195,7 +195,12 @@ def _swap_in(work: Path, out_dir: Path) -> None:
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
         os.replace(out_dir, old)
-    os.replace(work, out_dir)
+    try:
+        os.replace(work, out_dir)
+    except OSError:
+        if old is not None:
+            os.replace(old, out_dir)  # the previous report back where it was
+        raise
     mask = os.umask(0o022)  # read the umask back (the report is built in one thread)
     os.umask(mask)
     os.chmod(out_dir, 0o777 & ~mask)  # mkdtemp's private 0700 would hide the report from colleagues

@@ -73,7 +73,10 @@ def _walk(results_dir: Path, pattern: str) -> list[Path]:
         seen.add(os.path.realpath(root))
         dirs[:] = [d for d in dirs if not d.startswith(".") and os.path.realpath(Path(root, d)) not in seen]
         found += [Path(root, f) for f in files if fnmatch.fnmatchcase(f, pattern)]
-    return sorted(found)
+    unique: dict[str, Path] = {}
+    for path in sorted(found):  # a file reached through two links counts once (the first path in order)
+        unique.setdefault(os.path.realpath(path), path)
+    return sorted(unique.values())
 
 
 def _read(path: Path) -> str:

@@ -28,9 +28,11 @@ def unit(tmp_path):
     return plan.units[0]
 
 
-def _claims_on_disk(out: Path) -> list[str]:
-    root = out / STATE_DIR / "claims"
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("seed_*")) if root.is_dir() else []
+def _claims_on_disk(out: Path, state: str = "claimed") -> list[str]:
+    """Runs the claims table holds in `state`."""
+    path = out / STATE_DIR / "claims.json"
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    return sorted(k for k, e in table.items() if e["state"] == state)
 
 
 def test_a_run_is_claimed_by_one_runner_at_a_time(tmp_path, unit):
@@ -40,7 +42,7 @@ def test_a_run_is_claimed_by_one_runner_at_a_time(tmp_path, unit):
         second = b.claim(unit)
         assert second.unit is None and sorted(second.held) == [0, 1, 2, 3]
         assert {h.pid for h in second.held.values()} == {os.getpid()}
-        a.release(unit)
+        a.release(unit, written=False)
         assert b.claim(unit).unit == unit, "released runs can be claimed"
         assert a.claim(unit).unit is None
     assert _claims_on_disk(tmp_path) == [], "leaving releases every claim"
@@ -64,6 +66,27 @@ def test_a_run_finished_meanwhile_is_not_claimed(tmp_path, unit):
     with Claims(tmp_path) as c:
         got = c.claim(unit)
     assert got.done == [seed] and got.unit is not None and got.unit.seeds == (0, 1, 3)
+
+
+def test_runs_another_runner_wrote_are_skipped_before_their_files_are_seen(tmp_path, unit):
+    """On NFS a client may trust a cached "no such file" for a minute: the claims table, read under
+    the lock, is what tells a runner that another one has written a run (failure records too)."""
+    with Claims(tmp_path, "a") as a, Claims(tmp_path, "b") as b:
+        a.claim(unit)
+        a.release(unit, written=True)  # no result file exists: only the table knows
+        got = b.claim(unit)
+        assert got.unit is None and got.done == [0, 1, 2, 3]
+    with Claims(tmp_path, "c") as c:  # no runner of that time is left: the marks are dropped
+        assert _claims_on_disk(tmp_path, "written") == []
+        assert c.claim(unit).unit == unit
+
+
+def test_a_runner_file_is_locked_before_other_runners_can_see_it(tmp_path):
+    with Claims(tmp_path, "a") as a:
+        files = list((tmp_path / STATE_DIR / "runners").iterdir())
+        assert [f.name for f in files] == [f"{a._name}.json"], "no staging file left, only the locked one"
+        assert a._runner(a._name)[1] is True
+        assert json.loads(files[0].read_text())["command"] == "a"
 
 
 def test_claims_of_a_dead_runner_are_taken_over(tmp_path, unit):
@@ -139,17 +162,17 @@ def test_two_runners_on_one_directory_share_the_grid(tmp_path):
     """Second runner starts once the first holds a claim: each unit is computed by exactly one of
     them, no finished file is moved aside, and both exit 0."""
     out = tmp_path / "res"
-    grid = ("--seeds", "4", "--block-size", "1", "--max-steps", "20000", "--eval-interval", "10000")
+    grid = ("--seeds", "6", "--block-size", "1", "--max-steps", "50000", "--eval-interval", "10000")
     a = _run(out, *grid)
     _wait_for_claim(out, a)
     b = _run(out, *grid)
     (_, err_a), (_, err_b) = a.communicate(timeout=600), b.communicate(timeout=600)
     assert a.returncode == 0 and b.returncode == 0, err_a + err_b
-    expected = [f"smoke/{t}/random/seed_{s}.json" for t in ("CartPole-v1", "MemoryChain-4") for s in range(4)]
+    expected = [f"smoke/{t}/random/seed_{s}.json" for t in ("CartPole-v1", "MemoryChain-4") for s in range(6)]
     assert _results(out) == expected, "every run once, nothing moved aside"
     done_a, done_b = _computed(err_a), _computed(err_b)
     assert done_a and done_b and not done_a & done_b, (err_a, err_b)
-    assert len(done_a | done_b) == 8
+    assert len(done_a | done_b) == 12
     assert f"left to the runner that holds them (pid {a.pid} " in err_b
     assert _claims_on_disk(out) == [] and not list((out / STATE_DIR / "runners").iterdir())
 

@@ -57,3 +57,37 @@ def test_early_stops_leave_the_total_and_failed_units_are_counted():
         task = p._progress.tasks[0]
         assert task.total == task.completed == 4000, "a finished unit's unspent budget leaves the total"
         assert p.units_failed == 1 and "units 1/1 · 0 running · 1 failed" == p._units_text()
+
+
+def test_runs_left_to_other_runners_leave_the_total_and_are_summed_up(capsys):
+    import dataclasses
+
+    from benchmarks.claims import Claim, Holder
+
+    plan = make_plan(
+        Path("/nonexistent"),
+        "smoke",
+        ["CartPole-v1", "MemoryChain-4"],
+        ["random"],
+        [0, 1],
+        {"budget": {"max_env_steps": 8000, "eval_interval": 2000}},
+    )
+    first, second = plan.units  # two blocks of two seeds: 16,000 steps each
+    other = Holder("node7", 4211, "2026-12-04T10:00:00+00:00")
+    p = GridProgress(Plan(plan.units, [], []), enabled=True)
+    p.print_plan(False)
+    with p:
+        mine = dataclasses.replace(first, seeds=(1,))
+        p.on_claim(first, Claim(mine, held={0: other}))  # cut down to seed 1
+        p.on_claim(second, Claim(None, done=[0, 1]))  # another runner wrote both meanwhile
+        assert p._progress.tasks[0].total == 8000 and p.units_total == 1
+        p.on_start(mine)
+        for _ in range(4):
+            p.on_epoch(mine, 2000, 1)
+        task = p._progress.tasks[0]
+        assert task.completed == task.total == 8000
+    p.summary()
+    err = capsys.readouterr().err
+    assert "CartPole-v1 random seeds 0: left to the runner that holds them (pid 4211 on node7" in err
+    assert "MemoryChain-4 random seeds 0-1: already written by another runner" in err
+    assert "2 written by other runners meanwhile" in err and "1 runs were left to another runner (pid 4211" in err

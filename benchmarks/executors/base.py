@@ -60,7 +60,7 @@ def finish_unit(
     out_dir: Path, claims: Claims, unit: Unit, results: list[RunResult], listener: RunListener | None
 ) -> None:
     write_unit_results(out_dir, unit, results)
-    claims.release(unit)
+    claims.release(unit, written=True)
     if listener is not None:
         listener.on_result(unit, results)
 
