@@ -99,7 +99,11 @@ class Recorder:
         self.starts: Counter = Counter()
         self.results: Counter = Counter()
         self.epochs = 0
+        self.held = 0  # runs another runner held (none here: one runner per directory)
         self._on_start = on_start
+
+    def on_claim(self, unit, claim):
+        self.held += len(claim.held)
 
     def on_start(self, unit):
         self.starts[unit] += 1
@@ -146,6 +150,7 @@ def test_a_worker_node_killed_mid_grid_every_run_completes_exactly_once(make_clu
     executor.execute(plan.units, tmp_path / "ray", "test", rec)
     assert killed, "the node was killed while both nodes ran a unit"
     assert set(rec.results) == set(plan.units) and set(rec.results.values()) == {1}, "each unit finished once"
+    assert rec.held == 0, "the only runner on its directory holds every run"
     assert sum(rec.starts.values()) > len(plan.units), "the lost node's unit ran again elsewhere"
     files = [p.name for p in (tmp_path / "ray").rglob("*") if p.is_file() and "seed_" in p.name]
     assert sorted(files) == sorted(f"seed_{s}.json" for _ in range(2) for s in (0, 1)), (
