@@ -139,19 +139,20 @@ def scan_iterations(
     """Run `iteration` `num_iterations` times in one `lax.scan`; return the episode counts summed
     and the diagnostics averaged over the iterations.
 
-    Shared by every agent so chunking, unrolling and metric reduction live in one place.
+    Shared by every agent so chunking, unrolling and metric reduction live in one place. The sums
+    ride in the loop's carry, in iteration order, rather than as stacked per-iteration outputs
+    reduced afterwards: on CPU every stacked output costs a write per iteration.
     """
+    _, shapes = jax.eval_shape(iteration, state)
+    zeros = jax.tree_util.tree_map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
 
-    def body(s, _):
+    def body(carry, _):
+        s, total = carry
         s, m = iteration(s)
-        return s, m
+        return (s, jax.tree_util.tree_map(jnp.add, total, m)), None
 
-    state, metrics = jax.lax.scan(body, state, None, length=num_iterations, unroll=unroll)
-    return state, TrainMetrics(
-        episode_return_sum=jnp.sum(metrics.episode_return_sum, axis=0),
-        episodes=jnp.sum(metrics.episodes, axis=0),
-        diagnostics={k: jnp.mean(v, axis=0) for k, v in metrics.diagnostics.items()},
-    )
+    (state, total), _ = jax.lax.scan(body, (state, zeros), None, length=num_iterations, unroll=unroll)
+    return state, total._replace(diagnostics={k: v / num_iterations for k, v in total.diagnostics.items()})
 
 
 class DiscreteUniform(NamedTuple):
