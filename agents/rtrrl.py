@@ -462,6 +462,30 @@ class RTRRLAgent:
         step = optax.scale_by_adam(eps=cfg.adam_eps) if rule == "adam" else optax.identity()
         return optax.chain(*clip, step, scale)
 
+    def _joint(self) -> bool:
+        """Whether both groups take one Adam over a single flat vector (`_joint_optimizer`): the
+        same element-wise arithmetic as two per-group Adams (so the same numbers, to float
+        rounding) in a few fused ops instead of a dozen small ones per step. Needs what makes the
+        two groups' Adam states move in lockstep: the same rule, no per-group clip, both trained."""
+        cfg = self.config
+        return (
+            cfg.optimizer == "adam"
+            and (cfg.optimizer_rnn or cfg.optimizer) == "adam"
+            and cfg.gradient_clip is None
+            and (cfg.rnn == "none" or cfg.train_rnn)
+        )
+
+    def _joint_optimizer(self, params: Params) -> optax.GradientTransformation:
+        """Adam on the flattened (readouts, core) tree, each element scaled by its group's step size."""
+        lrs = self._td_learning_rates()
+        steps = (
+            Readouts(*(jnp.full_like(x, -lr) for x, lr in zip(params.readouts, lrs))),
+            jax.tree_util.tree_map(lambda x: jnp.full_like(x, -self.config.lr_rnn), params.rnn),
+        )
+        step = jnp.concatenate([jnp.ravel(x) for x in jax.tree_util.tree_leaves(steps)])
+        scale = optax.stateless(lambda u, _: u * step)
+        return optax.flatten(optax.chain(optax.scale_by_adam(eps=self.config.adam_eps), scale))
+
     def _optimizers(self) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
         """(actor and critic, RNN): the two groups each with its own step sizes and rule."""
         cfg = self.config
@@ -598,11 +622,14 @@ class RTRRLAgent:
             return Carry(state, y, trace, z, self._value(params, y), action, jnp.ones(()), jnp.zeros(()))
 
         carry = jax.vmap(first)(ts, self._action_keys(k_act))
-        opt_td, opt_rnn = self._optimizers()
+        if self._joint():
+            opt_state = (self._joint_optimizer(params).init((readouts, rnn)), optax.EmptyState())
+        else:
+            opt_td, opt_rnn = self._optimizers()
+            opt_state = (opt_td.init(readouts), opt_rnn.init(rnn) if rnn is not None else optax.EmptyState())
         return RTRRLState(
             params,
-            opt_td.init(readouts),
-            opt_rnn.init(rnn) if rnn is not None else optax.EmptyState(),
+            *opt_state,
             feedback,
             wiring,
             head,
@@ -691,15 +718,21 @@ class RTRRLAgent:
         direction = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), direction)
 
         # the optimiser's ascent step: feed the negated direction to a minimiser, per group
-        optimizer_td, optimizer_rnn = self._optimizers()
-        upd, opt_td = optimizer_td.update(
-            jax.tree_util.tree_map(jnp.negative, direction.readouts), s.opt_td, params.readouts
-        )
-        readouts = optax.apply_updates(params.readouts, upd)
         rnn, opt_rnn = params.rnn, s.opt_rnn
-        if rnn is not None and cfg.train_rnn:
-            upd, opt_rnn = optimizer_rnn.update(jax.tree_util.tree_map(jnp.negative, direction.rnn), s.opt_rnn, rnn)
-            rnn = self._project(optax.apply_updates(rnn, upd))
+        if self._joint():
+            groups = (direction.readouts, direction.rnn)
+            upd, opt_td = self._joint_optimizer(params).update(jax.tree_util.tree_map(jnp.negative, groups), s.opt_td)
+            readouts, rnn = optax.apply_updates((params.readouts, rnn), upd)
+            rnn = None if rnn is None else self._project(rnn)
+        else:
+            optimizer_td, optimizer_rnn = self._optimizers()
+            upd, opt_td = optimizer_td.update(
+                jax.tree_util.tree_map(jnp.negative, direction.readouts), s.opt_td, params.readouts
+            )
+            readouts = optax.apply_updates(params.readouts, upd)
+            if rnn is not None and cfg.train_rnn:
+                upd, opt_rnn = optimizer_rnn.update(jax.tree_util.tree_map(jnp.negative, direction.rnn), s.opt_rnn, rnn)
+                rnn = self._project(optax.apply_updates(rnn, upd))
         r_bar = s.r_bar if not cfg.eta else s.r_bar + cfg.eta * jnp.mean(delta)
         new = RTRRLState(
             Params(readouts, rnn),

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from jax.flatten_util import ravel_pytree
 
 from agents import ctrnn
 from agents.heads import CategoricalHead, GaussianHead
@@ -38,6 +39,13 @@ def test_score_function_matches_finite_differences(head, out_size):
     np.testing.assert_allclose(score, fd, rtol=2e-2, atol=2e-3)
     if isinstance(head, GaussianHead):  # [algorithm.md K1]: the mean's score is not zero at a fixed action
         assert np.all(np.abs(score[: out_size // 2]) > 1e-6)
+
+
+def _per_group_adam_state(state, readouts):
+    """Linear TD's Adam state (one flat vector over all readouts) as optax.adam's per-leaf state."""
+    adam = state.opt_td[0]
+    unravel = ravel_pytree((readouts, None))[1]
+    return (adam._replace(mu=unravel(adam.mu)[0], nu=unravel(adam.nu)[0]), optax.EmptyState())
 
 
 def _state(agent, task="CartPole-vel", seed=0):
@@ -136,7 +144,7 @@ def test_lambda_zero_is_one_step_actor_critic(max_len, bootstrap, optimizer):
             ro.critic_bias + lr * s_critic * delta * grads.critic_bias,
         )
     else:
-        updates, _ = optax.adam(cfg.lr_td).update(direction, s1.opt_td, ro)
+        updates, _ = optax.adam(cfg.lr_td).update(direction, _per_group_adam_state(s1, ro), ro)
         want = optax.apply_updates(ro, updates)
     for got, w in zip(s2.params.readouts, want):
         np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
@@ -171,7 +179,7 @@ def test_dutch_trace_and_correction_follow_the_reference():
     lrs = Readouts(cfg.lr_td, alpha, alpha)
     updates, _ = optax.chain(
         optax.scale_by_adam(), optax.stateless(lambda u, _: jax.tree_util.tree_map(lambda g, a: a * g, u, lrs))
-    ).update(direction, s1.opt_td, ro)
+    ).update(direction, _per_group_adam_state(s1, ro), ro)
     for got, w in zip(s2.params.readouts, optax.apply_updates(ro, updates)):
         np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
 
@@ -218,6 +226,7 @@ def test_tau_stays_clamped_and_frozen_rnn_does_not_move():
     s2, _ = jax.jit(lambda s: agent.train(s, env, 200))(s)
     assert float(jnp.min(s2.params.rnn.tau)) >= 1.0
     frozen = RTRRLAgent(RTRRLConfig(train_rnn=False))
+    env, s = _state(frozen, "CartPole-vel")  # its own optimiser state (the RNN's group takes no steps)
     s3, _ = jax.jit(lambda s: frozen.train(s, env, 200))(s)
     np.testing.assert_array_equal(s3.params.rnn.W, s.params.rnn.W)
     assert not np.array_equal(s3.params.readouts.actor, s.params.readouts.actor)
