@@ -217,6 +217,28 @@ def test_an_interrupted_driver_reruns_only_the_missing_units(make_cluster, cli, 
     assert [r["status"] for r in load_results(out).runs] == ["completed"] * 6
 
 
+def test_a_ctrl_c_whose_interrupt_a_ray_call_swallows_still_stops_the_grid(make_cluster, tmp_path):
+    """Ray's blocking calls run the SIGINT handler from C++ and catch the KeyboardInterrupt it raises
+    (some paths then drop it): the signal arrives here the way Ray delivers it, inside a call that
+    swallows the exception. The grid must stop anyway, and Ctrl-C must work again afterwards."""
+    cluster, _ = make_cluster(1)
+    plan = make_plan(tmp_path, "smoke", None, None, [0, 1, 2], LONG, block_size=1)
+    assert len(plan.units) == 6
+
+    def ctrl_c_swallowed_like_ray(rec):
+        if sum(rec.starts.values()) == 1:
+            try:
+                signal.raise_signal(signal.SIGINT)  # the handler runs before this call returns
+            except KeyboardInterrupt:
+                pass
+
+    rec = Recorder(on_start=ctrl_c_swallowed_like_ray)
+    with pytest.raises(KeyboardInterrupt):
+        RayExecutor(cluster.address).execute(plan.units, tmp_path, "test", rec)
+    assert sum(rec.results.values()) < len(plan.units), "the grid stopped before its end"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "Ctrl-C raises again"
+
+
 def test_failures_after_bounded_retries_become_records(make_cluster, tmp_path):
     import fault_agents  # noqa: F401  (the driver imports the plugin; the executor ships it to the nodes)
 

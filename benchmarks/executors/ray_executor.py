@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,6 +44,33 @@ DEFAULT_GPU_FRACTION = 0.25
 allocates GPU memory as it needs it, `XLA_PYTHON_CLIENT_PREALLOCATE=false`)."""
 POLL_S = 0.25
 """How often the driver drains progress while waiting for results."""
+
+
+@contextmanager
+def recorded_interrupts() -> Iterator[Callable[[], None]]:
+    """While waiting on Ray, Ctrl-C only records itself; the yielded check raises KeyboardInterrupt.
+
+    Ray's blocking calls poll for signals from C++: they run the Python SIGINT handler and turn the
+    KeyboardInterrupt it raises into a status, which some paths drop (a `ray.wait` that times out
+    in the same poll), so a Ctrl-C was sometimes ignored and the grid ran to the end. A handler
+    that only records the signal leaves nothing to drop. Outside the main thread (where Python
+    allows no handlers) this is a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    received: list[int] = []
+
+    def check() -> None:
+        if received:
+            received.clear()
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _import_ray() -> ModuleType:
@@ -246,23 +276,26 @@ class RayExecutor:
                     listener.on_epoch(units[index], steps, active)
 
         try:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
-                drain()
-                for ref in ready:
-                    index = pending.pop(ref)
-                    unit = units[index]
-                    try:
-                        results = ray.get(ref)
-                        retry = _raised(results) and attempts[index] <= self.exception_retries
-                    except ray.exceptions.RayError as e:  # lost worker/node, after Ray's own retries
-                        results = failure_results(unit, _lost_message(e, self.max_retries), command, started[index])
-                        retry = False
-                    if retry:
-                        attempts[index] += 1
-                        pending[submit(index)] = index
-                        continue
-                    finish_unit(out_dir, held, unit, results, listener)
+            with recorded_interrupts() as check_interrupt:
+                while pending:
+                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
+                    check_interrupt()
+                    drain()
+                    check_interrupt()
+                    for ref in ready:
+                        index = pending.pop(ref)
+                        unit = units[index]
+                        try:
+                            results = ray.get(ref)
+                            retry = _raised(results) and attempts[index] <= self.exception_retries
+                        except ray.exceptions.RayError as e:  # lost worker/node, after Ray's own retries
+                            results = failure_results(unit, _lost_message(e, self.max_retries), command, started[index])
+                            retry = False
+                        if retry:
+                            attempts[index] += 1
+                            pending[submit(index)] = index
+                            continue
+                        finish_unit(out_dir, held, unit, results, listener)
             drain()
         except BaseException:  # Ctrl-C: stop the grid's tasks, keep what was written
             if not self._owns_connection:  # else `close` ends this driver's job, and Ray its tasks
