@@ -18,6 +18,9 @@ The brax section times brax's own `env.step` (backend spring, batch 1, 4 and 16)
 auto-resetting wrapper around it, and `rtrrl` and `ppo` training on brax-inverted_pendulum and
 brax-reacher, each agent as a ratio to raw brax at its own batch.
 
+The reference section runs `rtrrl` side by side with the authors' RTRRL code at its own
+lock-file pins, interleaved in separate processes (`tools/perf_reference.py`).
+
 The bootstrap section times the report's statistics (`reports.stats.interval_estimates`: IQM,
 median, mean, optimality gap with stratified-bootstrap CIs) against rliable's
 `get_interval_estimates` on the same scores: 5 agents x 20 tasks x 10 runs, 50,000 resamples.
@@ -235,10 +238,18 @@ def main() -> None:
     parser.add_argument("--agent", action="append", help="agents to time (default: all registered)")
     parser.add_argument(
         "--section",
-        choices=["all", "agents", "popgym", "brax", "bootstrap"],
+        choices=["all", "agents", "popgym", "brax", "bootstrap", "reference"],
         default="all",
-        help="what to time (default: agents, every popgym port, brax, then the report's bootstrap)",
+        help="what to time (default: agents, every popgym port, brax, the report's bootstrap, then rtrrl side by "
+        "side with the authors' code)",
     )
+    parser.add_argument(
+        "--reference-src",
+        metavar="PATH",
+        help="the authors' code (a checkout, or a git directory holding the pinned commit) where GitHub "
+        "cannot be reached (reference section)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (reference section)")
     parser.add_argument("--reps", type=int, default=50_000, help="bootstrap resamples (bootstrap section)")
     parser.add_argument(
         "--rliable-reps",
@@ -276,6 +287,10 @@ def main() -> None:
         brax_table(min(args.steps, 50_000))
     if args.section in ("all", "bootstrap"):
         bootstrap_table(args.reps, args.rliable_reps or args.reps)
+    if args.section in ("all", "reference"):
+        from perf_reference import reference_table
+
+        reference_table(args.reference_src, rounds=args.rounds)
 
 
 def bootstrap_table(reps: int, rliable_reps: int, agents: int = 5, tasks: int = 20, runs: int = 10) -> None:
