@@ -42,7 +42,13 @@ import jax.numpy as jnp
 
 import agents as agent_registry
 from benchmarks.envs import load_brax_env, make_env
+from benchmarks.program import compiler_options
 from benchmarks.tasks import TASKS
+
+
+def _jit(fn):
+    """Compile a timed program the way the runner compiles its programs."""
+    return jax.jit(fn, compiler_options=compiler_options())
 
 
 def _best_time(fn, *args, repeats: int = 3) -> float:
@@ -78,7 +84,7 @@ def raw_env_rate(task_id: str, batch: int, steps: int) -> float:
         _, r = jax.lax.scan(body, (state, key), None, length=iters)
         return r.sum()
 
-    return iters * batch / _best_time(jax.jit(run), jax.random.PRNGKey(0))
+    return iters * batch / _best_time(_jit(run), jax.random.PRNGKey(0))
 
 
 def env_rate(task_id: str, batch: int, steps: int) -> float:
@@ -106,7 +112,7 @@ def env_rate(task_id: str, batch: int, steps: int) -> float:
         _, r = jax.lax.scan(body, (state, key), None, length=iters)
         return r.sum()
 
-    return iters * batch / _best_time(jax.jit(run), jax.random.PRNGKey(0))
+    return iters * batch / _best_time(_jit(run), jax.random.PRNGKey(0))
 
 
 def pypi_popgym_rate(env_id: str, seconds: float = 1.0) -> float:
@@ -166,7 +172,7 @@ def raw_brax_rate(task_id: str, batch: int, steps: int) -> float:
         _, r = jax.lax.scan(body, (state, key), None, length=iters)
         return r.sum()
 
-    return iters * batch / _best_time(jax.jit(run), jax.random.PRNGKey(0))
+    return iters * batch / _best_time(_jit(run), jax.random.PRNGKey(0))
 
 
 BRAX_PERF_TASKS = ("brax-inverted_pendulum", "brax-reacher")
@@ -219,9 +225,9 @@ def agent_rate(agent_name: str, task_id: str, steps: int, num_envs: int = 0, see
     if seeds:
         keys = jax.random.split(jax.random.PRNGKey(0), seeds)
         states = jax.jit(lambda ks: jax.lax.map(lambda k: agent.init(k, env), ks))(keys)
-        return seeds * iters * spi / _best_time(jax.jit(jax.vmap(train)), states)
+        return seeds * iters * spi / _best_time(_jit(jax.vmap(train)), states)
     state = jax.jit(lambda k: agent.init(k, env))(jax.random.PRNGKey(0))
-    return iters * spi / _best_time(jax.jit(train), state)
+    return iters * spi / _best_time(_jit(train), state)
 
 
 def _reference(agent_name: str) -> tuple[str, int, int]:

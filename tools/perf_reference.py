@@ -176,13 +176,14 @@ def ours_child(batch: int, chunk_steps: int, chunks: int) -> None:
 
     import agents as registry
     from benchmarks.envs import make_env
+    from benchmarks.program import compiler_options
     from benchmarks.tasks import TASKS
 
     cfg = registry.default_config("rtrrl")
     agent = registry.make_agent("rtrrl", dataclasses.replace(cfg, num_envs=batch))
     env = make_env(TASKS["CartPole-vel"])
     iters = max(1, chunk_steps // agent.steps_per_iteration(env.spec))
-    train = jax.jit(lambda s: agent.train(s, env, iters))
+    train = jax.jit(lambda s: agent.train(s, env, iters), compiler_options=compiler_options())
     state = jax.jit(lambda k: agent.init(k, env))(jax.random.PRNGKey(0))
     state, _ = jax.block_until_ready(train(state))  # compile and warm up
     durations = []
