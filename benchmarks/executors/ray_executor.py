@@ -279,9 +279,8 @@ class RayExecutor:
             with recorded_interrupts() as check_interrupt:
                 while pending:
                     ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
-                    check_interrupt()
                     drain()
-                    check_interrupt()
+                    check_interrupt()  # a Ctrl-C during either call stays recorded until here
                     for ref in ready:
                         index = pending.pop(ref)
                         unit = units[index]
