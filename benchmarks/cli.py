@@ -99,6 +99,26 @@ def _enable_cache(value: str) -> None:
         raise UserError(f"cannot use compile cache {value}: {e.strerror or e}") from None
 
 
+def _projection(plan: Any, out_dir: Path, speed_files: Sequence[str], jobs: int | None, on_ray: bool) -> Any:
+    """`--dry-run`'s hours: the plan's units timed with the speeds measured on this device."""
+    from benchmarks import calibration, provenance
+    from benchmarks.executors.local import default_jobs
+
+    try:
+        measured = calibration.measurements(out_dir)
+        for name in speed_files:
+            if not Path(name).is_file():
+                raise UserError(f"--speeds {name}: no such file")
+            measured += calibration.read(Path(name))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError(f"cannot read speeds: {e}") from None
+    workers = 0 if on_ray else (jobs or default_jobs(len(plan.units)))  # a Ray cluster's size is its own
+    device = provenance.static_provenance()["device"]
+    return calibration.project(plan.units, sorted(set(measured), key=repr), device, workers)
+
+
 RAY_OPTIONS = ("address", "ray_cpus", "ray_gpus", "max_retries", "exception_retries")
 
 
@@ -255,7 +275,20 @@ def _ray_executor(executor: str, jobs: int | None, ray: dict[str, Any], plugins:
     show_default="$RTRRL_BENCH_COMPILE_CACHE or ~/.cache/rtrrl-bench/jax",
     help="Persistent XLA compilation cache directory shared by runs and workers; 'none' turns it off.",
 )
-@click.option("--dry-run", is_flag=True, help="Show what would run and exit.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would run, with the hours it projects from measured speeds, and exit.",
+)
+@click.option(
+    "--speeds",
+    "speed_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="More measured speeds for --dry-run's projection, besides <out>/speeds.json "
+    "(e.g. results/reference/speeds.json; repeatable).",
+)
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
 def run(
     suite: str,
@@ -278,6 +311,7 @@ def run(
     plugins: Sequence[str],
     compile_cache: str,
     dry_run: bool,
+    speed_files: Sequence[str],
     progress: bool | None,
 ) -> None:
     """Train a grid of agents x tasks x seeds and write one JSON file per run (resumable)."""
@@ -319,11 +353,12 @@ def run(
             raise UserError(f"cannot write results to {out_dir}: {e.strerror or e}") from None
 
     reporter = GridProgress(plan, enabled=progress)
-    reporter.print_plan(dry_run)
     if dry_run:
+        reporter.print_plan(True, _projection(plan, out_dir, speed_files, jobs, ray_executor is not None))
         for holder, n in Claims(out_dir).holders(plan.units).items():
             click.echo(f"{n} of these runs are being computed by another runner now ({holder})", err=True)
         return
+    reporter.print_plan(False)
     command = _command_line()
     _enable_cache(compile_cache)
     if ray_executor is not None:

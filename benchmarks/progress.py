@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
+from benchmarks.calibration import Projection, UnitProjection
 from benchmarks.claims import Claim, Holder
 from benchmarks.plan import Plan, Unit
 from benchmarks.schema import RunResult
@@ -50,7 +51,7 @@ class GridProgress:
         self.done_elsewhere = 0  # runs another runner finished after this plan was made
 
     # --- plan --------------------------------------------------------------------------------
-    def print_plan(self, dry_run: bool) -> None:
+    def print_plan(self, dry_run: bool, projection: Projection | None = None) -> None:
         p = self.plan
         for unit in p.units:
             self._remaining[id(unit)] = unit.planned_env_steps
@@ -61,9 +62,17 @@ class GridProgress:
         )
         for path, why in p.redo:
             self.console.print(f"  redo {path} ({why})")
-        if dry_run:
-            for u in p.units:
-                self.console.print(f"  {u.suite}/{u.task.id}/{u.label} seeds {_seed_range(u.seeds)}")
+        if not dry_run:
+            return
+        names = [f"{u.suite}/{u.task.id}/{u.label} seeds {_seed_range(u.seeds)}" for u in p.units]
+        width = max(map(len, names), default=0)
+        estimates = projection.units if projection is not None else [None] * len(names)
+        if projection is not None:
+            self._say(f"  {'unit':<{width}}  {'at most':>9} {'expected':>9}")
+        for name, estimate in zip(names, estimates, strict=True):
+            self._say(f"  {name:<{width}}  {_hours(estimate)}".rstrip())
+        if projection is not None and p.units:
+            self._say(_projection_summary(projection))
 
     # --- live --------------------------------------------------------------------------------
     def __enter__(self) -> GridProgress:
@@ -178,6 +187,43 @@ class GridProgress:
                 "if it does not finish them, re-running this command does"
             )
         return self.statuses.get("failed", 0)
+
+
+def _fmt_hours(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:,.1f} h" if hours >= 0.1 else f"{seconds / 60:.0f} min"
+
+
+def _hours(u: UnitProjection | None) -> str:
+    if u is None:
+        return ""
+    if u.at_most_s is None:
+        return "?"
+    text = f"{_fmt_hours(u.at_most_s):>9} {_fmt_hours(u.expected_s or 0.0):>9}"
+    return text + ("  (the agent's median speed)" if u.source == "borrowed" else "")
+
+
+def _projection_summary(p: Projection) -> str:
+    counts = Counter(u.source for u in p.units)
+    if counts["unknown"] == len(p.units):
+        return (
+            f"projection: none of these agents has a measured speed on {p.device} "
+            "(run a few units first, or pass --speeds FILE)"
+        )
+    lines = [f"projection on {p.device}, from {p.measurements} measured blocks:"]
+    at_most, expected = "every seed runs its whole budget", "blocks stop as early as the measured ones did"
+    for label, why, exp in (("at most ", at_most, False), ("expected", expected, True)):
+        work = f"{p.core_hours(exp):,.1f} worker-hours"
+        if p.jobs:
+            workers = f"{p.jobs} worker{'s' if p.jobs > 1 else ''}"
+            lines.append(f"  {label} {p.wall_hours(exp):,.1f} h on {workers} ({work}): {why}")
+        else:
+            lines.append(f"  {label} {work}: {why}")
+    if counts["borrowed"]:
+        lines.append(f"  {counts['borrowed']} unit(s) never measured use their agent's median speed on other tasks")
+    if counts["unknown"]:
+        lines.append(f"  {counts['unknown']} unit(s) marked ? (agent never measured here) are not counted")
+    return "\n".join(lines)
 
 
 def _by_holder(seeds: dict[int, Holder]) -> dict[Holder, tuple[int, ...]]:

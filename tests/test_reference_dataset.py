@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import calibration
 from benchmarks.plan import make_plan
 from reports.load import load_results
 
@@ -35,3 +36,13 @@ def test_every_committed_reference_run_is_current():
         stale = runs - set(plan.skipped)
         assert not stale, f"{len(stale)} committed runs would be redone, e.g. {sorted(stale)[:3]}"
         assert not plan.redo, plan.redo[:3]
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="no reference runs committed yet")
+def test_the_committed_speed_log_covers_every_committed_block():
+    """`--dry-run --speeds results/reference/speeds.json` projects from every block committed here."""
+    logged = calibration.read(REFERENCE / calibration.FILE_NAME)
+    scanned = calibration.scan(REFERENCE)
+    assert scanned, "results/reference holds no blocks with timing"
+    missing = sorted(k for k, m in scanned.items() if m not in logged)
+    assert not missing, f"{len(missing)} blocks missing from speeds.json, e.g. {missing[:3]}"

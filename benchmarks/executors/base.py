@@ -1,6 +1,6 @@
 """What every executor shares: the protocols between an executor and its caller, claiming a unit's
 runs before it computes, and the one way results reach disk (the calling process alone writes
-`results/`, as each unit finishes)."""
+`results/`, as each unit finishes, and logs the unit's speed in `speeds.json` for `--dry-run`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+from benchmarks import calibration
 from benchmarks.claims import Claim, Claims
 from benchmarks.plan import Unit
 from benchmarks.program import failure_results
@@ -61,6 +62,7 @@ def finish_unit(
 ) -> None:
     write_unit_results(out_dir, unit, results)
     claims.release(unit, written=True)
+    calibration.record(out_dir, results)  # after the results: a speed log never stands in for one
     if listener is not None:
         listener.on_result(unit, results)
 
