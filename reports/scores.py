@@ -59,6 +59,7 @@ def run_table(loaded: Loaded, constants: dict[str, Any] | None, report_dir: Path
             "final_raw": _num(run["final_score"]),
             "best_step": run["best_step"],
             "env_steps": run["env_steps"],
+            "budget": (run["config"].get("budget") or {}).get("max_env_steps", np.nan),
             "num_evals": run["num_evals"],
             "steps_per_s": timing.get("steps_per_s", np.nan),
             "run_s": timing.get("run_s", np.nan),

@@ -17,6 +17,8 @@ PAPER_SPREAD = 2.0
 PAPER_MIN_TOLERANCE = 0.05
 """... or, where the paper's std is tiny (0.00 is common), more than this fraction of the task's
 normalization range (ceiling − floor): a spread of zero over 5 seeds is not a claim of exactness."""
+PAPER_BUDGET = 50_000_000
+"""Env steps per run the paper allowed (with patience 20): a cell of ours run on less says so."""
 
 
 def median_std(x: np.ndarray) -> tuple[float, float]:
@@ -74,6 +76,8 @@ def per_task(runs: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
                     "norm_iqm_high": iqm.high if iqm else np.nan,
                     "final_mean": float(np.nanmean(fin)) if np.isfinite(fin).any() else np.nan,
                     "env_steps_median": float(ga["env_steps"].median()),
+                    "budget_min": float(ga["budget"].min()),
+                    "budget_max": float(ga["budget"].max()),
                     "steps_per_s": float(ga["steps_per_s"].median()),
                     "p_vs_leader": adj.get(a, np.nan),
                     "leader": a == leader,
@@ -139,6 +143,9 @@ def _paper_cell(
         note.append("paper ran popjym, which differs from popgym in several games")
     if agent == "ppo-ctrnn":
         note.append("paper's PPO: episodes capped at 500, actions unclipped, hidden state reset per episode")
+    budget = float(ours["budget"].max()) if not ours.empty else np.nan
+    if np.isfinite(budget) and budget < PAPER_BUDGET:
+        note.append(f"budget {steps(budget)} env steps per run, below the paper's {steps(PAPER_BUDGET)}")
     return {
         "table": table,
         "paper_row": row["paper_row"],
@@ -151,6 +158,7 @@ def _paper_cell(
         "ours_runs": int(np.isfinite(ours["best"]).sum()) if not ours.empty else 0,
         "suite": suite or "",
         "ours_env_steps": float(ours["env_steps"].median()) if not ours.empty else np.nan,
+        "ours_budget": budget,
         "flag": flag,
         "note": "; ".join(note),
     }
@@ -165,6 +173,21 @@ def fmt(x: Any, digits: int = 4) -> str:
     if isinstance(x, (float, np.floating)):
         return f"{x:.{digits}g}"
     return str(x)
+
+
+def steps(x: float) -> str:
+    """An env-step count as people say it: 50M, 2.5M, 4k."""
+    if not np.isfinite(x):
+        return "–"
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= scale:
+            return f"{x / scale:.4g}{unit}"
+    return f"{x:.0f}"
+
+
+def budget_range(low: float, high: float) -> str:
+    """The budgets of a cell's runs: one value, or the range where they differ."""
+    return steps(high) if low == high or not np.isfinite(low) else f"{steps(low)}–{steps(high)}"
 
 
 def pm(m: float, s: float) -> str:
@@ -205,6 +228,7 @@ def per_task_display(df: pd.DataFrame) -> pd.DataFrame:
                 ci(p, lo, hi) for p, lo, hi in zip(df["norm_iqm"], df["norm_iqm_low"], df["norm_iqm_high"])
             ],
             "final (mean)": [fmt(x) for x in df["final_mean"]],
+            "budget (env steps per run)": [budget_range(lo, hi) for lo, hi in zip(df["budget_min"], df["budget_max"])],
             "env steps to stop (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["env_steps_median"]],
             "steps/s (block)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["steps_per_s"]],
             "p vs leader (Holm)": ["leader" if lead else fmt(p, 3) for p, lead in zip(df["p_vs_leader"], df["leader"])],
@@ -230,6 +254,7 @@ def paper_display(df: pd.DataFrame) -> pd.DataFrame:
             "ours (median ± std)": [pm(m, s) for m, s in zip(df["ours_median"], df["ours_std"])],
             "runs": df["ours_runs"],
             "suite": df["suite"],
+            "budget": [steps(x) for x in df["ours_budget"]],
             "env steps (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["ours_env_steps"]],
             "flag": [f"⚠ {f}" if f else "" for f in df["flag"]],
             "note": df["note"],

@@ -82,8 +82,10 @@ def make_run(
     evals: int = 5,
     interval: int = 1000,
     floor_ceiling: tuple[float, float] = (0.0, 1.0),
+    budget: int | None = None,
 ) -> RunResult:
-    """A run whose curve rises to `best` (raw) at its last-but-one evaluation."""
+    """A run whose curve rises to `best` (raw) at its last-but-one evaluation; `budget`: its
+    `config.budget.max_env_steps` (none given: no budget in its config)."""
     fl, ce = floor_ceiling
     scores = (
         None
@@ -106,7 +108,8 @@ def make_run(
         task=task,
         agent=agent,
         seed=seed,
-        config={"agent": {"name": agent}, "task": {"id": task}, "seed": seed},
+        config={"agent": {"name": agent}, "task": {"id": task}, "seed": seed}
+        | ({"budget": {"max_env_steps": budget}} if budget is not None else {}),
         config_hash=f"h-{agent}-{task}",
         status=status,
         message=None if status in ("completed", "early-stopped") else f"{status} on purpose",

@@ -120,6 +120,7 @@ def test_winner_needs_significance():
             "final": b,
             "status": "completed",
             "env_steps": 1,
+            "budget": 1,
             "steps_per_s": 1.0,
             "link": "x",
         }
@@ -134,10 +135,14 @@ def test_winner_needs_significance():
 def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     paper = json.loads((DATA_DIR / "paper_tables.json").read_text())
     for seed, (rtrrl, lin) in enumerate([(500.0, 100.0), (500.0, 110.0), (500.0, 90.0)]):
-        for agent, best in (("rtrrl", rtrrl), ("linear-td", lin), ("rtrrl@paper-code", 60.0 + seed)):
+        for agent, best, budget in (
+            ("rtrrl", rtrrl, 50_000_000),
+            ("linear-td", lin, 2_000_000),
+            ("rtrrl@paper-code", 60.0 + seed, None),
+        ):
             write_result(
                 result_path(tmp_path, "gymnax-paper", "CartPole-vel", agent, seed),
-                make_run("gymnax-paper", "CartPole-vel", agent, seed, best, floor_ceiling=(20.0, 500.0)),
+                make_run("gymnax-paper", "CartPole-vel", agent, seed, best, floor_ceiling=(20.0, 500.0), budget=budget),
             )
     runs = run_table(load_results(tmp_path), CONSTANTS)
     df = tables.paper_comparison(runs, paper, CONSTANTS)
@@ -149,6 +154,14 @@ def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     assert cell.loc["rtrrl@paper-code", "ours_median"] == 61.0 and cell.loc["rtrrl@paper-code", "flag"] == "lower"
     assert cell.loc["rtrrl@paper-code", "paper_median"] == cell.loc["rtrrl", "paper_median"]
     assert "rtrrl@paper-code" not in set(df[df.paper_row == "CartPole-pos"]["agent"]), "only where it has runs"
+    # a cell run on less than the paper's 50M env steps says so, in the table people read too
+    assert "budget 2M env steps per run, below the paper's 50M" in cell.loc["linear-td", "note"]
+    assert "budget" not in cell.loc["rtrrl", "note"] and "budget" not in cell.loc["rtrrl@paper-code", "note"]
+    shown = tables.paper_display(df[df.ours_runs > 0]).set_index(["paper row", "agent"])
+    assert shown.loc[("CartPole-vel", "linear-td"), "budget"] == "2M"
+    assert shown.loc[("CartPole-vel", "rtrrl"), "budget"] == "50M"
+    per_task = tables.per_task_display(tables.per_task(runs, reps=200, seed=0)).set_index("agent")
+    assert per_task.loc["linear-td", "budget (env steps per run)"] == "2M"
     popgym = df[(df.table == "table3") & (df.task == "PositionOnlyCartPoleEasy")]
     assert len(popgym) == 4 and popgym["note"].str.contains("popjym").all()
 
