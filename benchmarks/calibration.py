@@ -117,12 +117,15 @@ def _read_blocks(path: Path) -> dict[str, Measurement]:
 
 
 def measurements(out_dir: Path) -> list[Measurement]:
-    """What `--dry-run` projects from: `<out>/speeds.json`, or the result files themselves where the
-    directory has none yet (results written before speeds were logged) or it cannot be read."""
+    """What `--dry-run` projects from: `<out>/speeds.json` together with the result files themselves
+    (results written before speeds were logged, or copied in from another directory). An
+    unreadable log is left out: the result files say the same."""
+    blocks = scan(Path(out_dir))
     try:
-        return list(_read_blocks(Path(out_dir) / FILE_NAME).values())
-    except (FileNotFoundError, ValueError):  # none yet, or unreadable: the results say the same
-        return list(scan(Path(out_dir)).values())
+        blocks.update(_read_blocks(Path(out_dir) / FILE_NAME))
+    except (FileNotFoundError, ValueError):
+        pass
+    return list(blocks.values())
 
 
 @contextmanager

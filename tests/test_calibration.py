@@ -114,6 +114,13 @@ def test_dry_run_prints_the_projection_from_measured_speeds(cli, tmp_path):
     )
     assert code == 0 and "from 2 measured blocks" in err, err
     assert not other.exists(), "a dry run writes nothing"
+    # result files copied in without their log's entries still count
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    (copied / "smoke").symlink_to(out / "smoke")
+    calibration.write(copied / "speeds.json", {})
+    code, _, err = cli("run", "--suite", "smoke", "--seeds", "2-5", "--out", str(copied), "--dry-run", *FAST)
+    assert code == 0 and "from 2 measured blocks" in err, err
     code, _, err = cli("run", "--suite", "smoke", "--out", str(other), "--dry-run", *FAST)
     assert code == 0 and "none of these agents has a measured speed" in err, err
 
