@@ -5,11 +5,11 @@ import json
 from dataclasses import replace
 
 import pytest
+from test_cli import FAST
 
 from benchmarks import calibration
 from benchmarks.calibration import Measurement
 from benchmarks.plan import make_plan
-from tests.test_cli import FAST
 
 DEVICE = "cpu x1 (x86_64, 2 cpus)"
 
