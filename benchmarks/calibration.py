@@ -200,10 +200,6 @@ class Projection:
             heapq.heapreplace(workers, workers[0] + _secs(u, expected))
         return max(workers) / 3600
 
-    @property
-    def unknown(self) -> list[Unit]:
-        return [u.unit for u in self.units if u.source == "unknown"]
-
 
 def _secs(u: UnitProjection, expected: bool) -> float:
     value = u.expected_s if expected else u.at_most_s
