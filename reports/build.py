@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports import figures, stats, tables
+from reports import figures, headline, stats, tables
 from reports.html import render_html
 from reports.load import Loaded, load_reference, load_results, with_user_constants
 from reports.scores import (
@@ -169,6 +169,7 @@ def build_report(
         sections = [analyse_suite(n, loaded, runs, curves, cov, constants, opts, work, diag) for n in names]
         paper_df = tables.paper_comparison(runs, paper, constants) if paper else pd.DataFrame()
         _write_tables(work, sections, paper_df, cov)
+        (work / "headline.md").write_text(headline.render(sections, paper_df))
         (work / "README.md").write_text(render_markdown(loaded, sections, paper_df, constants, opts, work))
         (work / "index.html").write_text(render_html(loaded, sections, paper_df, constants, opts, work, runs))
         _swap_in(work, out_dir)
@@ -264,6 +265,9 @@ def render_markdown(
         f"within the task, at α = {tables.ALPHA}. With 3 seeds per agent no test can reach it (the "
         f"smallest exact p is 0.1): run ≥ 5 seeds for claims.",
         "",
+        "## Headline",
+        "",
+        headline.render(sections, paper_df),
     ]
     for sec in sections:
         lines += [

@@ -1,8 +1,8 @@
-"""The static HTML leaderboard: one self-contained page (figures inlined), every string escaped."""
+"""The static HTML leaderboard: one page next to its figures (linked, not inlined, so that a published
+site holds each image once), every string escaped."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +80,9 @@ def _per_task_rows(sec: SuiteSection, runs: pd.DataFrame) -> list[dict[str, Any]
     return rows
 
 
-def _image(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+def _image(path: Path, work: Path) -> str:
+    """The figure's path relative to the page (the report directory moves as a whole)."""
+    return path.relative_to(work).as_posix()
 
 
 def _frame(df: pd.DataFrame) -> dict[str, Any]:
@@ -110,8 +111,10 @@ def render_html(
                 "left_out": sec.left_out,
                 "no_constants": sec.no_constants,
                 "per_task": _per_task_rows(sec, runs) if not sec.per_task.empty else [],
-                "figures": [(FIGURE_TITLES[k], _image(p)) for k, p in sec.figures.items()],
-                "diagnostics": [(f"{task}: learning diagnostics", _image(p)) for task, p in sec.diagnostics.items()],
+                "figures": [(FIGURE_TITLES[k], _image(p, work)) for k, p in sec.figures.items()],
+                "diagnostics": [
+                    (f"{task}: learning diagnostics", _image(p, work)) for task, p in sec.diagnostics.items()
+                ],
             }
         )
     return (

@@ -1,0 +1,131 @@
+"""The headline (`headline.md`, the top of a report): its cells recomputed from the result files
+with numpy/scipy, its winners taken from the per-task table, its paper count from a hand-made
+comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+from report_data import AGENTS, CONSTANTS, TASKS, reference_dir, write_grid
+
+from reports import headline, tables
+from reports.build import Options, build_report
+from reports.load import load_results
+from reports.scores import run_table
+
+FAST = Options(reps=2_000, reps_small=500, seed=3, screenshot=False)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("headline")
+    results, data = root / "results", reference_dir(root)
+    write_grid(results, CONSTANTS)
+    built = build_report(results, results / "report", FAST, data_dir=data)
+    return results, built.readme.parent
+
+
+def _table(text: str) -> pd.DataFrame:
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
+    return pd.DataFrame(rows, columns=head).set_index("task")
+
+
+def test_headline_cells_match_an_independent_computation(report):
+    results, out = report
+    shown = _table((out / "headline.md").read_text())
+    assert list(shown.index) == sorted(TASKS) and list(shown.columns) == [*AGENTS, "winner (Holm)"]
+    runs = run_table(load_results(results), CONSTANTS)
+    per_task = tables.per_task(runs, reps=FAST.reps_small, seed=FAST.seed).set_index(["task", "agent"])
+    for task in TASKS:
+        c = CONSTANTS["tasks"][task]
+        winners = []
+        for agent in AGENTS:
+            g = runs[(runs.task == task) & (runs.agent == agent)]
+            # the failure policy by hand: a failed or diverged run scores the task's floor
+            best = np.where(g["status"].isin(["failed", "diverged"]), c["floor"], g["best"].to_numpy(float))
+            norm = (best - c["floor"]) / (c["ceiling"] - c["floor"])
+            cell = shown.loc[task, agent]
+            bold = cell.startswith("**") and cell.endswith("**")
+            cell = cell.strip("*")
+            assert cell.startswith(tables.pm(np.median(best), np.std(best, ddof=1)) + " ("), (task, agent, cell)
+            iqm = float(cell.split("(")[1].split(" [")[0])
+            assert iqm == pytest.approx(scipy.stats.trim_mean(norm, 0.25), abs=5e-4), (task, agent)
+            assert bold == bool(per_task.loc[(task, agent), "winner"]), (task, agent)
+            winners += [agent] if bold else []
+        assert shown.loc[task, "winner (Holm)"] == (winners[0] if winners else "–")
+    assert "rtrrl" in set(shown["winner (Holm)"]), "the grid has a clear winner somewhere (else this test is idle)"
+
+
+def test_report_readme_opens_with_the_headline(report):
+    _, out = report
+    text = (out / "README.md").read_text()
+    head = (out / "headline.md").read_text()
+    assert "## Headline\n\n" + head in text
+    assert text.index("## Headline") < text.index("## Suite `demo`")
+    assert "IQM of normalized best scores over the 3 tasks every agent ran" in head
+
+
+def _per_task_row(task: str, agent: str, budget: float, winner: bool = False) -> dict:
+    return {
+        "task": task,
+        "agent": agent,
+        "best_median": 1.0,
+        "best_std": 0.0,
+        "norm_iqm": np.nan,
+        "norm_iqm_low": np.nan,
+        "norm_iqm_high": np.nan,
+        "budget_min": budget,
+        "budget_max": budget,
+        "winner": winner,
+    }
+
+
+def test_columns_name_each_agents_budget_only_where_they_differ():
+    same = pd.DataFrame([_per_task_row("T", "a", 5e7), _per_task_row("T", "b", 5e7, winner=True)])
+    assert list(headline.task_by_agent(same).columns) == ["task", "a", "b", "winner (Holm)"]
+    assert headline.task_by_agent(same).iloc[0].tolist() == ["T", "1 ± 0", "**1 ± 0**", "b"]
+    mixed = pd.DataFrame([_per_task_row("T", "a", 5e7), _per_task_row("T", "b", 2e6), _per_task_row("U", "a", 5e7)])
+    df = headline.task_by_agent(mixed)
+    assert list(df.columns) == ["task", "a (50M)", "b (2M)", "winner (Holm)"]
+    assert df.set_index("task").loc["U", "b (2M)"] == "–", "an agent without runs on a task"
+
+
+def _paper_cell(row: str, agent: str, paper: float | None, ours_runs: int, flag: str, note: str = "") -> dict:
+    return {
+        "table": "table2",
+        "paper_row": row,
+        "agent": agent,
+        "paper_median": np.nan if paper is None else paper,
+        "paper_std": 1.0,
+        "ours_median": 3.0,
+        "ours_std": 0.5,
+        "ours_runs": ours_runs,
+        "suite": "s",
+        "flag": flag,
+        "note": note,
+    }
+
+
+def test_paper_summary_counts_only_comparable_cells_with_runs():
+    df = pd.DataFrame(
+        [
+            _paper_cell("A", "x", 3.0, 5, ""),
+            _paper_cell("B", "x", 9.0, 5, "lower", note="budget 2M env steps per run, below the paper's 50M"),
+            _paper_cell("C", "x", None, 5, ""),  # the paper's cell is nan: nothing to reproduce
+            _paper_cell("D", "x", 3.0, 0, ""),  # no runs of ours
+            _paper_cell("E", "y", 1.0, 5, "higher"),
+        ]
+    )
+    lines = headline.paper_summary(df, ["s"])
+    assert lines[0].startswith("**Paper cells reproduced: 1 of 3**")
+    off = [ln for ln in lines if ln.startswith("- ")]
+    assert off == [
+        "- table2 B, `x`: ours 3 ± 0.5 vs the paper's 9 ± 1 (lower); "
+        "budget 2M env steps per run, below the paper's 50M",
+        "- table2 E, `y`: ours 3 ± 0.5 vs the paper's 1 ± 1 (higher)",
+    ]
+    assert headline.paper_summary(df, ["other suite"]) == []
