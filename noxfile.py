@@ -1,4 +1,4 @@
-"""Sessions: `tests` (default, < 10 min on 2 cores), `lint`, `bench`, `report`, `slow`, `ray`, `perf`.
+"""Sessions: `tests` (default, < 10 min on 2 cores), `lint`, `bench`, `report`, `slow`, `ray`, `site`, `perf`.
 
 nox -s tests                      # the test suite
 nox -s bench                      # the `quick` suite, then its report
@@ -28,7 +28,7 @@ def _results_dir(args: list[str]) -> str:
 def tests(session: nox.Session) -> None:
     """Unit, differential and short learning tests (no `slow` ones)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not slow and not ray", *session.posargs, env=ENV)
+    session.run("pytest", "-m", "not slow and not ray and not site", *session.posargs, env=ENV)
 
 
 @nox.session
@@ -51,6 +51,32 @@ def ray(session: nox.Session) -> None:
     """The Ray executor on local multi-node Ray clusters (installs the `ray` extra)."""
     session.install("-e", ".[test,ray]")
     session.run("pytest", "-m", "ray", *session.posargs, env=ENV)
+
+
+SITE_CONSTRAINTS = "results/reference/report-constraints.txt"
+"""The versions the published leaderboard is drawn with (byte-identical only with the same ones)."""
+
+
+@nox.session
+def site(session: nox.Session) -> None:
+    """The published leaderboard (docs/leaderboard/ and the README's headline) against the committed
+    dataset results/reference: checks it is byte-identical to a rebuild; `-- build` rebuilds it."""
+    session.install("-e", ".[test]", "-c", SITE_CONSTRAINTS)
+    if session.posargs[:1] == ["build"]:
+        session.run(
+            "rtrrl-bench",
+            "report",
+            "--results",
+            "results/reference",
+            "--out",
+            "docs/leaderboard",
+            "--no-screenshot",
+            "--headline-into",
+            "README.md",
+            env=ENV,
+        )
+    else:
+        session.run("pytest", "-m", "site", *session.posargs, env=ENV)
 
 
 def _wants_ray(args: list[str]) -> bool:

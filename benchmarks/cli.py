@@ -522,14 +522,39 @@ def list_(what: str) -> None:
     help="Normalization constants for your own tasks (`rtrrl-bench normalization --measure --task ID "
     "--plugin MODULE --write FILE`), added to the package's.",
 )
-def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool, constants: str | None) -> None:
+@click.option(
+    "--headline-into",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Also write the report's headline into FILE (e.g. your README), between the lines "
+    "`<!-- rtrrl-bench headline: begin -->` and `<!-- rtrrl-bench headline: end -->`.",
+)
+def report(
+    results: str,
+    out: str | None,
+    reps: int,
+    seed: int,
+    screenshot: bool,
+    constants: str | None,
+    headline_into: str | None,
+) -> None:
     """Validate every result file and build the report (markdown, CSV/LaTeX, figures, HTML)."""
+    from reports import headline
     from reports.build import Options, ReportWriteError, build_report
     from reports.load import ConstantsError, UnreadableResults
 
     res = Path(results)
     if not res.is_dir():
         raise UserError(f"no results directory {res}")
+    target = Path(headline_into) if headline_into else None
+    if target is not None:  # checked before the build, which takes a while
+        try:
+            headline.embedded(target.read_text())
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"cannot read {target}: {getattr(e, 'strerror', None) or e}") from None
+        except ValueError as e:
+            raise UserError(f"{target} {e}") from None
     opts = Options(reps=reps, seed=seed, screenshot=screenshot, constants=Path(constants) if constants else None)
     try:
         built = build_report(res, Path(out) if out else res / "report", opts)
@@ -546,6 +571,19 @@ def report(results: str, out: str | None, reps: int, seed: int, screenshot: bool
         raise StorageFailure(f"cannot write the report: {e.path}: {e.reason}; {kept}") from None
     click.echo(f"report: {built.readme}")
     click.echo(f"leaderboard: {built.html}")
+    if target is not None:
+        from benchmarks.storage import atomic_write_text
+
+        try:
+            text = (built.readme.parent / "headline.md").read_text()
+            atomic_write_text(target, headline.embed(target.read_text(), text))
+        except OSError as e:
+            raise StorageFailure(
+                f"cannot write the headline into {target}: {e.strerror or e}; it is unchanged"
+            ) from None
+        except ValueError as e:  # the file changed during the build
+            raise UserError(f"{target} {e}; the report is built, the file unchanged") from None
+        click.echo(f"headline: {target}")
     if built.rejected:
         click.echo(f"{built.rejected} files rejected (listed in the report)", err=True)
     if built.screenshot_note and screenshot:

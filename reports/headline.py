@@ -115,3 +115,27 @@ def render(sections: Sequence[SuiteSection], paper_df: pd.DataFrame) -> str:
         if lines[-1] != "":
             lines.append("")
     return "\n".join(lines) if lines else "_No runs yet._\n"
+
+
+BEGIN = "<!-- rtrrl-bench headline: begin -->"
+END = "<!-- rtrrl-bench headline: end -->"
+"""Markers a document (a project README) puts around the place the headline goes."""
+
+
+def _span(document: str) -> tuple[int, int]:
+    begin, end = document.find(BEGIN), document.find(END)
+    if begin < 0 or end < begin or document.count(BEGIN) != 1 or document.count(END) != 1:
+        raise ValueError(f"needs one line {BEGIN} and, after it, one line {END}")
+    return begin + len(BEGIN), end
+
+
+def embedded(document: str) -> str:
+    """The headline a document quotes (between the markers). Raises ValueError without them."""
+    begin, end = _span(document)
+    return document[begin:end].strip("\n") + "\n"
+
+
+def embed(document: str, text: str) -> str:
+    """`document` with the text between the markers replaced by `text`, the rest unchanged."""
+    begin, end = _span(document)
+    return document[:begin] + "\n\n" + text.strip("\n") + "\n\n" + document[end:]

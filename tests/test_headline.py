@@ -129,3 +129,26 @@ def test_paper_summary_counts_only_comparable_cells_with_runs():
         "- table2 E, `y`: ours 3 ± 0.5 vs the paper's 1 ± 1 (higher)",
     ]
     assert headline.paper_summary(df, ["other suite"]) == []
+
+
+def test_report_writes_the_headline_into_a_readme_between_its_markers(cli, report, tmp_path):
+    results, _ = report
+    readme = tmp_path / "README.md"
+    before, after = "# My project\n\nintro\n\n", "\n## Install\n\nrest\n"
+    readme.write_text(f"{before}{headline.BEGIN}\nold headline\n{headline.END}{after}")
+    args = ("report", "--results", str(results), "--reps", "500", "--no-screenshot", "--headline-into", str(readme))
+    code, out, _ = cli(*args, "--out", str(tmp_path / "r"))
+    assert code == 0 and f"headline: {readme}" in out
+    text = readme.read_text()
+    assert text.startswith(before + headline.BEGIN) and text.endswith(headline.END + after)
+    assert headline.embedded(text) == (tmp_path / "r" / "headline.md").read_text()
+    assert "old headline" not in text
+    assert headline.embed(text, headline.embedded(text)) == text, "rewriting the same headline changes nothing"
+
+    readme.write_text("# no markers\n")
+    code, _, err = cli(*args, "--out", str(tmp_path / "r2"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "rtrrl-bench headline: begin" in err
+    assert not (tmp_path / "r2").exists(), "checked before the build"
+    assert readme.read_text() == "# no markers\n"
+    code, _, err = cli(*args[:-1], str(tmp_path / "missing.md"), "--out", str(tmp_path / "r3"))
+    assert code == 2 and "cannot read" in err and len(err.strip().splitlines()) == 1
