@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import rtrrl_data
+from benchmarks import popgym
 from benchmarks.storage import atomic_write_text
 from benchmarks.tasks import TASKS, Task
 
@@ -106,7 +107,26 @@ def _gaussian(task: Task) -> Ceiling:
     )
 
 
+def _popjym(task: Task) -> Ceiling:
+    """A popjym-compat variant (`-popjym`): popgym's maximum of 1 except where popjym changes the best return."""
+    name, difficulty = popgym.split_id(task.env_id.removesuffix(popgym.POPJYM_SUFFIX))
+    kw = dict(popgym.FAMILIES[name].difficulties)[difficulty]
+    if name == "RepeatFirst":
+        n = 52 * kw["num_decks"]
+        return Ceiling(n / (n - 1), f"analytic: popjym pays +1/{n - 1} for each of its {n} steps (popgym: {n - 1})")
+    if name == "MineSweeper":
+        length = kw["dims"][0] * kw["dims"][1] - kw["num_mines"]
+        return Ceiling(
+            1 - 0.5 / (length - 2),
+            f"analytic: +1/{length} for each of the {length} safe tiles, then popjym's forced last step "
+            f"(it cannot be won) costs at least a repeated click, -0.5/{length - 2}",
+        )
+    return Ceiling(1.0, "popgym's documented maximum (popjym keeps it): the return is scaled into [-1, 1]")
+
+
 def _popgym(task: Task) -> Ceiling:
+    if task.env_id.endswith("-popjym"):
+        return _popjym(task)
     note = "popgym's documented maximum: every game's return is scaled into [-1, 1]"
     if task.env_id.startswith("HigherLower"):
         note += "; HigherLower's own best is below 1 (+-1/n per guess over n-1 guesses, 0 on equal ranks)"
