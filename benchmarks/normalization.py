@@ -32,13 +32,15 @@ from benchmarks import popgym
 from benchmarks.storage import atomic_write_text
 from benchmarks.tasks import TASKS, Task
 
-NORMALIZATION_VERSION = 2
-"""1: the 82 gymnax and popgym tasks. 2: adds the 6 brax tasks (every v1 number unchanged)."""
+NORMALIZATION_VERSION = 3
+"""1: the 82 gymnax and popgym tasks. 2: adds the 6 brax tasks (every v1 number unchanged). 3: adds the 6
+popjym-compat tasks (every v2 number unchanged)."""
 # Bump on any change of a constant (see the module docstring); never reuse a number.
 
 VERSION_FINGERPRINTS: dict[int, str] = {
     1: "387fe02743d2c979c7ba2b58f0fcc35af20b104662ca22f80a9a1408c5521dcd",
     2: "d98a240927e3050d802ef3177e3fda70a901dede84d7e2ecf999dd90fb541270",
+    3: "e203bfd0204a3c0bafab3ee2813fa23f6a3e619f4955acd3af9dcf8c97407c1b",
 }
 """sha256 of every task's numbers (`fingerprint`) for each version: old entries are never edited."""
 
