@@ -28,16 +28,19 @@ from pathlib import Path
 from typing import Any
 
 import rtrrl_data
+from benchmarks import popgym
 from benchmarks.storage import atomic_write_text
 from benchmarks.tasks import TASKS, Task
 
-NORMALIZATION_VERSION = 2
-"""1: the 82 gymnax and popgym tasks. 2: adds the 6 brax tasks (every v1 number unchanged)."""
+NORMALIZATION_VERSION = 3
+"""1: the 82 gymnax and popgym tasks. 2: adds the 6 brax tasks (every v1 number unchanged). 3: adds the 6
+popjym-compat tasks (every v2 number unchanged)."""
 # Bump on any change of a constant (see the module docstring); never reuse a number.
 
 VERSION_FINGERPRINTS: dict[int, str] = {
     1: "387fe02743d2c979c7ba2b58f0fcc35af20b104662ca22f80a9a1408c5521dcd",
     2: "d98a240927e3050d802ef3177e3fda70a901dede84d7e2ecf999dd90fb541270",
+    3: "e203bfd0204a3c0bafab3ee2813fa23f6a3e619f4955acd3af9dcf8c97407c1b",
 }
 """sha256 of every task's numbers (`fingerprint`) for each version: old entries are never edited."""
 
@@ -106,7 +109,26 @@ def _gaussian(task: Task) -> Ceiling:
     )
 
 
+def _popjym(task: Task) -> Ceiling:
+    """A popjym-compat variant (`-popjym`): popgym's maximum of 1 except where popjym changes the best return."""
+    name, difficulty = popgym.split_id(task.env_id.removesuffix(popgym.POPJYM_SUFFIX))
+    kw = dict(popgym.FAMILIES[name].difficulties)[difficulty]
+    if name == "RepeatFirst":
+        n = 52 * kw["num_decks"]
+        return Ceiling(n / (n - 1), f"analytic: popjym pays +1/{n - 1} for each of its {n} steps (popgym: {n - 1})")
+    if name == "MineSweeper":
+        length = kw["dims"][0] * kw["dims"][1] - kw["num_mines"]
+        return Ceiling(
+            1 - 0.5 / (length - 2),
+            f"analytic: +1/{length} for each of the {length} safe tiles, then popjym's forced last step "
+            f"(it cannot be won) costs at least a repeated click, -0.5/{length - 2}",
+        )
+    return Ceiling(1.0, "popgym's documented maximum (popjym keeps it): the return is scaled into [-1, 1]")
+
+
 def _popgym(task: Task) -> Ceiling:
+    if task.env_id.endswith("-popjym"):
+        return _popjym(task)
     note = "popgym's documented maximum: every game's return is scaled into [-1, 1]"
     if task.env_id.startswith("HigherLower"):
         note += "; HigherLower's own best is below 1 (+-1/n per guess over n-1 guesses, 0 on equal ranks)"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.protocol import PAPER_BUDGET, PAPER_PATIENCE, PROFILES, Budget, EvalProtocol
-from benchmarks.tasks import TASKS
+from benchmarks.tasks import POPJYM_TASKS, TASKS
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ _paper_suite(
     "lru-paper",
     "table3",
     ("random", "linear-td", "rtrrl-lru", "rtrrl", "ppo-ctrnn"),
-    "every row of the paper's Table 3: gymnax (episodes capped at 1 000) and popgym (Easy, our port)",
+    "every row of the paper's Table 3: gymnax (episodes capped at 1 000) and popgym (Easy, popjym-compat)",
 )
 
 
@@ -142,6 +142,19 @@ register_suite(
         budget=POPGYM_BUDGET,
         description="RTRRL vs recurrent PPO on every popgym family (our JAX ports); --difficulty easy|medium|hard|all",
         difficulties=tuple((d, _popgym_tasks(d)) for d in ("easy", "medium", "hard", "all")),
+        agent_settings=_META_RL_FOR_PPO,
+    )
+)
+
+register_suite(
+    Suite(
+        name="popjym-paper",
+        tasks=POPJYM_TASKS,
+        agents=("random", "rtrrl", "ppo-gru"),
+        seeds=3,
+        budget=POPGYM_BUDGET,
+        description="the paper's six popgym rows as popjym runs them (-popjym variants, Easy); agents and budget "
+        "of `popgym`",
         agent_settings=_META_RL_FOR_PPO,
     )
 )

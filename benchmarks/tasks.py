@@ -142,8 +142,9 @@ _t3(
 # ---- popgym: every family PyPI popgym registers, at its three difficulties ----
 # Ids are popgym's class names; episode lengths, rewards and spaces are popgym's own (returns
 # in [-1, 1]). The paper's Table 3 names its rows after popjym's spellings (ALIASES) and ran
-# on popjym, which differs from popgym in several games (README, "popgym"): the rows are
-# attached to the Easy tasks, the difficulty the paper's reference config uses [algorithm.md P3].
+# on popjym, which differs from popgym in several games (docs/tasks.md, "popjym"): its six
+# popgym rows are attached to `<Id>-popjym` tasks, our popjym-compat variants of the Easy
+# tasks, the difficulty the paper's reference config uses [algorithm.md P3].
 from benchmarks import popgym as _popgym  # noqa: E402  (stdlib-only registry, no jax)
 
 _TABLE3_POPGYM = {
@@ -157,16 +158,20 @@ _TABLE3_POPGYM = {
 for _name, _fam in _popgym.FAMILIES.items():
     for _d in _popgym.DIFFICULTIES:
         _id = f"{_name}{_d}"
-        _row = _TABLE3_POPGYM.get(_id)
-        register_task(
-            Task(
-                _id,
-                _id,
-                package="popgym",
-                paper_rows=(f"table3:{_row}",) if _row else (),
-                description=f"popgym {_fam.kind}: {_name} ({_d.lower()})",
-            )
+        register_task(Task(_id, _id, package="popgym", description=f"popgym {_fam.kind}: {_name} ({_d.lower()})"))
+for _id, _row in _TABLE3_POPGYM.items():
+    _popjym_id = _id + _popgym.POPJYM_SUFFIX
+    register_task(
+        Task(
+            _popjym_id,
+            _popjym_id,
+            package="popgym",
+            paper_rows=(f"table3:{_row}",),
+            description=f"popjym-compat {_id}; differs from popgym: {_popgym.POPJYM[_popgym.split_id(_id)[0]].differs}",
         )
+    )
+POPJYM_TASKS = tuple(_id + _popgym.POPJYM_SUFFIX for _id in _TABLE3_POPGYM)
+"""The popjym-compat variants of the paper's six popgym rows (`-popjym`), in Table 3's order."""
 
 # ---- brax: PyPI brax envs, backend `spring` (fastest on CPU; the reference's preset) ----
 # The backend is a constructor argument, so it is part of every run's config and result. brax's
@@ -195,9 +200,16 @@ for _name, _text in BRAX_TASKS.items():
 TASK_ALIASES: dict[str, str] = {
     **{f"{alias}{d}": f"{name}{d}" for alias, name in _popgym.ALIASES.items() for d in _popgym.DIFFICULTIES},
     **{_popgym.popgym_gym_id(i): i for i in _popgym.ENV_IDS},
-    **{row: task for task, row in _TABLE3_POPGYM.items()},
+    **{row: task + _popgym.POPJYM_SUFFIX for task, row in _TABLE3_POPGYM.items()},
+    **{
+        f"{alias}Easy{_popgym.POPJYM_SUFFIX}": f"{name}Easy{_popgym.POPJYM_SUFFIX}"
+        for alias, name in _popgym.ALIASES.items()
+        if f"{name}Easy{_popgym.POPJYM_SUFFIX}" in TASKS
+    },
 }
-"""Other spellings of task ids: the paper's popgym row names, popjym's ids, popgym's gymnasium ids."""
+"""Other spellings of task ids: popjym's and the paper's spellings of popgym ids (`MinesweeperEasy`, still
+the popgym port; `MinesweeperEasy-popjym`, the compat variant), popgym's gymnasium ids, and the paper's
+Table 3 row names, which name the task the row is compared with (`Minesweeper` -> `MineSweeperEasy-popjym`)."""
 
 
 def resolve_task_id(name: str) -> str:

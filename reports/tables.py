@@ -135,7 +135,9 @@ def _paper_cell(
         tol = max(PAPER_SPREAD * (ps or 0.0), PAPER_MIN_TOLERANCE * abs(scale))
         if abs(med - pm) > tol:
             flag = "higher" if med > pm else "lower"
-    if (
+    if task.endswith("-popjym"):
+        note.append("paper ran popjym; ours: the popjym-compat variant (difficulty unstated, Easy assumed)")
+    elif (
         "popgym" in (row.get("env") or "")
         or "popjym" in (row.get("env") or "")
         or "difficulty" in (row.get("settings") or "")

@@ -43,8 +43,9 @@ def test_every_popgym_id_is_a_task():
         ("MinesweeperEasy", "MineSweeperEasy"),
         ("MultiArmedBanditMedium", "MultiarmedBanditMedium"),
         ("popgym-VelocityOnlyCartpoleEasy-v0", "VelocityOnlyCartPoleEasy"),
-        ("StatelessCartPole", "PositionOnlyCartPoleEasy"),  # the paper's Table 3 row name
-        ("RepeatFirst", "RepeatFirstEasy"),
+        ("StatelessCartPole", "PositionOnlyCartPoleEasy-popjym"),  # the paper's Table 3 row name
+        ("RepeatFirst", "RepeatFirstEasy-popjym"),
+        ("MinesweeperEasy-popjym", "MineSweeperEasy-popjym"),
     ],
 )
 def test_aliases(alias, canonical):
@@ -58,6 +59,13 @@ def test_suites():
     with pytest.raises(ValueError, match="no difficulty"):
         SUITES["quick"].tasks_for("hard")
     rows = {r for t in SUITES["lru-paper"].tasks for r in TASKS[t].paper_rows}
+    popjym = SUITES["popjym-paper"]  # the `popgym` suite's agents and budget, on the paper's six rows
+    assert (popjym.agents, popjym.seeds, popjym.budget, popjym.agent_settings) == (
+        s.agents,
+        s.seeds,
+        s.budget,
+        s.agent_settings,
+    )
     for row in (
         "StatelessCartPole",
         "NoisyStatelessCartPole",
@@ -67,6 +75,9 @@ def test_suites():
         "RepeatPrevious",
     ):
         assert f"table3:{row}" in rows
+        task = TASKS[resolve_task_id(row)]  # the row name names the compat variant it is compared with
+        assert task.id in popjym.tasks and f"table3:{row}" in task.paper_rows
+    assert len(popjym.tasks) == 6 and set(popjym.tasks) <= set(SUITES["lru-paper"].tasks)
 
 
 def test_unravel_matches_discrete_action_wrapper():

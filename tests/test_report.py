@@ -162,8 +162,8 @@ def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     assert shown.loc[("CartPole-vel", "rtrrl"), "budget"] == "50M"
     per_task = tables.per_task_display(tables.per_task(runs, reps=200, seed=0)).set_index("agent")
     assert per_task.loc["linear-td", "budget (env steps per run)"] == "2M"
-    popgym = df[(df.table == "table3") & (df.task == "PositionOnlyCartPoleEasy")]
-    assert len(popgym) == 4 and popgym["note"].str.contains("popjym").all()
+    popgym = df[(df.table == "table3") & (df.task == "PositionOnlyCartPoleEasy-popjym")]
+    assert len(popgym) == 4 and popgym["note"].str.contains("popjym-compat").all()
 
 
 def test_report_files_and_contents(built, grid):

@@ -91,12 +91,15 @@ def test_plain_tasks_keep_gymnax_defaults():
     "row", [r for r in TABLES["table3"]["rows"] if r not in GYMNAX_T3], ids=lambda r: r["paper_row"]
 )
 def test_table3_popgym_rows(row):
-    """The paper's popgym rows resolve (through the alias table) to our Easy ports, in lru-paper."""
+    """The paper's popgym rows resolve (through the alias table) to the popjym-compat variants of
+    our Easy ports, in lru-paper and popjym-paper; popjym's spelling of the env names the popgym port."""
     task = TASKS[resolve_task_id(row["task"])]
-    assert task.package == "popgym" and task.id.endswith("Easy")
-    assert resolve_task_id(row["env"].split()[-1]) == task.id  # popjym's spelling, e.g. MinesweeperEasy
+    assert task.package == "popgym" and task.id.endswith("Easy-popjym") and task.id == row["task_id"]
+    assert resolve_task_id(row["env"].split()[-1]) + "-popjym" == task.id  # popjym's spelling, e.g. MinesweeperEasy
+    assert resolve_task_id(row["env"].split()[-1] + "-popjym") == task.id
     assert f"table3:{row['paper_row']}" in task.paper_rows
-    assert task.id in SUITES["lru-paper"].tasks
+    assert not TASKS[task.id.removesuffix("-popjym")].paper_rows  # the popgym port is not the paper's
+    assert task.id in SUITES["lru-paper"].tasks and task.id in SUITES["popjym-paper"].tasks
 
 
 def test_paper_rows_name_their_registry_task():

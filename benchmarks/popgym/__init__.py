@@ -3,6 +3,10 @@
 `make("RepeatPreviousEasy")` builds a port; the names are popgym's class names (its gymnasium
 ids are `popgym-<name>-v0`). The paper (and popjym) spell some of them differently; `ALIASES`
 maps those spellings to ours. Each family lives in its own module and is imported on first use.
+
+The paper ran popjym (github.com/EdanToledo/popjym), a JAX port whose games differ from popgym's
+in places. `POPJYM` lists compat variants of the paper's six families, subclasses of our ports
+that reproduce popjym where it differs: `make("RepeatPreviousEasy-popjym")`.
 """
 
 from __future__ import annotations
@@ -153,6 +157,37 @@ ALIASES: dict[str, str] = {
 
 ENV_IDS: tuple[str, ...] = tuple(f"{name}{d}" for name in FAMILIES for d in DIFFICULTIES)
 
+POPJYM_SUFFIX = "-popjym"
+
+
+@dataclass(frozen=True)
+class Compat:
+    cls: str
+    """The compat class, in the family's own module."""
+    differs: str
+    """What popjym does differently from popgym (task descriptions and docs)."""
+
+
+POPJYM: dict[str, Compat] = {
+    "RepeatPrevious": Compat(
+        "RepeatPreviousPopjym", "rewards naming the card k back, not k-1; 52 steps, not 51 (first k unrewarded)"
+    ),
+    "RepeatFirst": Compat("RepeatFirstPopjym", "52 steps, not 51, at +-1/51: returns in [-52/51, 52/51]"),
+    "MineSweeper": Compat(
+        "MineSweeperPopjym",
+        "cannot be won: runs until a mine or a 15th step (best return 23/24); observes the mine count "
+        "one-hot over 2 floats, not 3 (a count of 2 shows as zeros)",
+    ),
+    "MultiarmedBandit": Compat(
+        "MultiarmedBanditPopjym", "the 200th step terminates (not truncates); observes one float, not a one-hot pair"
+    ),
+    "PositionOnlyCartPole": Compat("PositionOnlyCartPolePopjym", "the 200th step terminates (not truncates)"),
+    "NoisyPositionOnlyCartPole": Compat("NoisyPositionOnlyCartPolePopjym", "the 200th step terminates (not truncates)"),
+}
+"""popjym's versions of the paper's six Table 3 families (popgym name -> compat class). popjym's
+Easy/Medium/Hard arguments for these six are popgym's, so `make` takes them from `FAMILIES`;
+the descriptions give Easy's numbers."""
+
 
 def split_id(env_id: str) -> tuple[str, str]:
     """`RepeatPreviousEasy` -> (`RepeatPrevious`, `Easy`), resolving aliases."""
@@ -174,11 +209,15 @@ def canonical_id(env_id: str) -> str:
 
 
 def make(env_id: str, **overrides: Any) -> Any:
-    """The port of a popgym environment, e.g. `make("MineSweeperHard")`."""
-    name, difficulty = split_id(env_id)
+    """The port of a popgym environment, e.g. `make("MineSweeperHard")`, or a popjym compat
+    variant, e.g. `make("MineSweeperEasy-popjym")`."""
+    popjym = env_id.endswith(POPJYM_SUFFIX)
+    name, difficulty = split_id(env_id.removesuffix(POPJYM_SUFFIX))
+    if popjym and name not in POPJYM:
+        raise KeyError(f"no popjym compat variant of {name!r} (variants: {', '.join(POPJYM)})")
     fam = FAMILIES[name]
     kwargs = {**dict(fam.difficulties)[difficulty], **overrides}
-    cls = getattr(importlib.import_module(f"benchmarks.popgym.{fam.module}"), fam.cls)
+    cls = getattr(importlib.import_module(f"benchmarks.popgym.{fam.module}"), POPJYM[name].cls if popjym else fam.cls)
     return cls(**kwargs)
 
 

@@ -88,6 +88,8 @@ class PositionOnlyCartPole(ResetEachEpisode):
 
     observed: ClassVar[slice] = slice(0, None, 2)  # (x, theta) out of (x, x_dot, theta, theta_dot)
     observed_at_reset: ClassVar[slice] = slice(0, None, 2)
+    time_limit_terminates: ClassVar[bool] = False
+    """Report the step limit as termination (popjym) instead of truncation (popgym)."""
 
     @property
     def sigma(self) -> float:
@@ -129,6 +131,8 @@ class PositionOnlyCartPole(ResetEachEpisode):
         # gymnasium pays 0 only when the pole is down and was already down; popgym maps 0 -> -1
         reward = jnp.where(terminated & state.fallen, -1.0, 1.0 / self.max_episode_length).astype(jnp.float32)
         truncated = num_steps >= self.max_episode_length
+        if self.time_limit_terminates:
+            terminated, truncated = terminated | truncated, jnp.zeros((), bool)
         obs = self.observe(physics, eps)
         return obs, State(physics, num_steps, state.fallen | terminated), reward, terminated, truncated
 
@@ -156,3 +160,25 @@ class NoisyPositionOnlyCartPole(PositionOnlyCartPole):
     @property
     def sigma(self) -> float:
         return float(self.noise_sigma)
+
+
+@dataclass(frozen=True)
+class PositionOnlyCartPolePopjym(PositionOnlyCartPole):
+    """popjym's StatelessCartPole (`popgym_cartpole.py`, `NoisyStatelessCartPole` with
+    `noise_sigma=0`), which the paper ran: popgym's physics, observation, reward and 200 steps,
+    but popjym's `is_terminal` counts the step limit, so the 200th step *terminates* the episode
+    (popgym truncates it). Everything else is popgym's: its reward of -1 only for a step taken
+    after termination never occurs under auto-reset, in either.
+    """
+
+    time_limit_terminates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class NoisyPositionOnlyCartPolePopjym(NoisyPositionOnlyCartPole):
+    """popjym's NoisyStatelessCartPole (`popgym_cartpole.py`): as `PositionOnlyCartPolePopjym`,
+    with popgym's noise (normal(0, sigma) per observed value, at reset and every step, clipped to
+    the observation box); only the step limit differs, a termination here.
+    """
+
+    time_limit_terminates: ClassVar[bool] = True

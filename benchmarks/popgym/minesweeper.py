@@ -15,7 +15,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from benchmarks.popgym.core import Discrete, MultiDiscrete, ResetEachEpisode
+from benchmarks.popgym.core import Box, Discrete, MultiDiscrete, ResetEachEpisode
 
 CLEAR, MINE, VIEWED = 0, 1, 2  # popgym's HiddenSquare
 
@@ -83,3 +83,49 @@ class MineSweeper(ResetEachEpisode):
         truncated = (timestep == self.max_episode_length) & ~terminated
         obs = state.neighbor_grid[a0, a1]
         return obs, State(hidden, state.neighbor_grid, timestep), reward.astype(jnp.float32), terminated, truncated
+
+
+@dataclass(frozen=True)
+class MineSweeperPopjym(MineSweeper):
+    """popjym's MineSweeper (`popgym_minesweeper.py`), which the paper ran: same board, rewards
+    and flat action (popjym's `Discrete(h*w)` indexes the raveled grid, our (row, col) unravelled
+    in C order), but
+
+    - it cannot be won: popjym marks every clicked tile viewed, mines included, and ends the
+      episode when *every* tile is viewed, which no game reaches without clicking a mine first;
+    - its time limit is a termination checked before the step counter moves, so an episode
+      runs up to `max_episode_length + 1` steps (popgym: truncated after that many): after the
+      last safe tile, one more click, a repeat (-0.5/(L-2)) or a mine, is forced, and the best
+      return is 1 - 0.5/(L-2) (23/24 on Easy);
+    - it observes a float vector of length `num_mines` with a one at the mine count, which drops
+      counts >= `num_mines` (JAX drops out-of-range scatters): on Easy a count of 2 shows as
+      zeros, the same as the first observation.
+    """
+
+    @property
+    def max_episode_length(self) -> int:
+        return self.num_tiles - self.num_mines + 1
+
+    @property
+    def observation_space(self) -> Box:
+        return Box((0.0,) * self.num_mines, (1.0,) * self.num_mines)
+
+    def observe(self, count: jax.Array) -> jax.Array:
+        """popjym's one-hot of a mine count over `num_mines` slots (counts past the end show nothing)."""
+        return jnp.zeros((self.num_mines,), jnp.float32).at[count].set(1.0, mode="drop")
+
+    def initial(self, hidden_grid: jax.Array) -> tuple[jax.Array, State]:
+        _, state = super().initial(hidden_grid)
+        return jnp.zeros((self.num_mines,), jnp.float32), state
+
+    def step(self, key: jax.Array, state: State, action: jax.Array):
+        a0, a1 = action[0], action[1]
+        tile = state.hidden_grid[a0, a1]
+        length = self.num_tiles - self.num_mines  # popgym's episode length, popjym's reward scale
+        success = 1.0 / length
+        reward = jnp.where(tile == MINE, -0.5 - success, jnp.where(tile == VIEWED, -0.5 / (length - 2), success))
+        hidden = state.hidden_grid.at[a0, a1].set(VIEWED)
+        terminated = (tile == MINE) | (state.timestep == length) | jnp.all(hidden == VIEWED)
+        obs = self.observe(state.neighbor_grid[a0, a1])
+        new = State(hidden, state.neighbor_grid, state.timestep + 1)
+        return obs, new, reward.astype(jnp.float32), terminated, jnp.zeros((), bool)

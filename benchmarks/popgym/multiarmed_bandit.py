@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from benchmarks.popgym.core import Discrete, ResetEachEpisode
+from benchmarks.popgym.core import Box, Discrete, ResetEachEpisode
 
 
 class State(NamedTuple):
@@ -65,3 +65,26 @@ class MultiarmedBandit(ResetEachEpisode):
 
     def step(self, key: jax.Array, state: State, action: jax.Array):
         return self.pull(state, action, jax.random.uniform(key, (), jnp.float32))
+
+
+@dataclass(frozen=True)
+class MultiarmedBanditPopjym(MultiarmedBandit):
+    """popjym's MultiarmedBandit (`popgym_multiarmedbandit.py`), which the paper ran: the same
+    arms, payouts, rewards and 200 steps, but the episode *terminates* after `episode_length`
+    steps (popgym truncates it, so a learner may bootstrap there), and the observation is one
+    float, 1.0 for a payout (popgym: `Discrete(2)`, one-hot [1, 0] / [0, 1]). The first
+    observation is 0.0 in both.
+    """
+
+    @property
+    def observation_space(self) -> Box:
+        return Box((0.0,), (1.0,))
+
+    def initial(self, bandits: jax.Array) -> tuple[jax.Array, State]:
+        _, state = super().initial(bandits)
+        return jnp.zeros((1,), jnp.float32), state
+
+    def pull(self, state: State, action: jax.Array, u: jax.Array):
+        """popgym's pull, observed as one float and ended as a termination."""
+        paid, new, reward, terminated, truncated = super().pull(state, action, u)
+        return paid.astype(jnp.float32)[None], new, reward, terminated | truncated, jnp.zeros((), bool)

@@ -36,3 +36,30 @@ class RepeatFirst(cards.CardGame):
         shoe = cards.shuffle_step(key, state.shoe)
         obs = cards.suit(shoe.cards[jnp.minimum(d, n - 1)])
         return obs, cards.Dealt(shoe, d + 1), reward.astype(jnp.float32), terminated, jnp.zeros((), bool)
+
+
+@dataclass(frozen=True)
+class RepeatFirstPopjym(RepeatFirst):
+    """popjym's RepeatFirst (`popgym_repeat_first.py`, `step_env`), which the paper ran.
+
+    popjym gives the last card a step of its own: an episode runs `num_cards` steps (popgym:
+    one fewer) at the same +-1/(n-1) per step, so the best return is n/(n-1) (52/51 on Easy)
+    and returns can leave [-1, 1]. On its last step popjym shows the first card again
+    (`cards[timestep % n]`); that observation is never acted on.
+    """
+
+    @property
+    def max_episode_length(self) -> int:
+        return self.num_cards
+
+    def step(
+        self, key: jax.Array, state: cards.Dealt, action: jax.Array
+    ) -> tuple[jax.Array, cards.Dealt, jax.Array, jax.Array, jax.Array]:
+        """Reward +-1/(n-1) for naming the first card's suit, for all n cards; ends after the last one."""
+        n, d = self.num_cards, state.dealt
+        terminated = d == n  # popjym: the step after the last card's is the n-th
+        scale = 1.0 / (n - 1)
+        reward = jnp.where(action == cards.suit(state.shoe.cards[0]), scale, -scale)
+        shoe = cards.shuffle_step(key, state.shoe)
+        obs = cards.suit(shoe.cards[d % n])
+        return obs, cards.Dealt(shoe, d + 1), reward.astype(jnp.float32), terminated, jnp.zeros((), bool)
