@@ -28,7 +28,7 @@ def _results_dir(args: list[str]) -> str:
 def tests(session: nox.Session) -> None:
     """Unit, differential and short learning tests (no `slow` ones)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not slow and not ray and not site", *session.posargs, env=ENV)
+    session.run("pytest", "-m", "not slow and not ray and not site", "--durations=15", *session.posargs, env=ENV)
 
 
 @nox.session

@@ -104,6 +104,7 @@ def analyse_suite(
         sec.figures["curves"] = figures.learning_curves(sc, fig_dir / "learning_curves.png")
     if matrices and sec.tasks:
         sec.aggregates = stats.interval_estimates(matrices, reps=opts.reps, seed=opts.seed)
+        sec.final_iqm = final_iqm(sr[sr["task"].isin(sec.tasks)], sec.tasks, opts)
         sec.figures["aggregates"] = figures.aggregate_intervals(sec.aggregates, fig_dir / "aggregates.png")
         agents = sorted(matrices)
         if len(agents) > 1:
@@ -123,6 +124,15 @@ def analyse_suite(
                 g, str(task), fig_dir / "diagnostics" / f"{slug(str(task))}.png"
             )
     return sec
+
+
+def final_iqm(runs: pd.DataFrame, tasks: list[str], opts: Options) -> dict[str, stats.Interval]:
+    """IQM of normalized final-policy scores, over exactly the aggregate's tasks (empty where some
+    agent lacks a final score on one of them, so that the two are never on different task sets)."""
+    matrices, final_tasks, _ = score_matrices(runs, "norm_final")
+    if final_tasks != tasks:
+        return {}
+    return {a: v["iqm"] for a, v in stats.interval_estimates(matrices, reps=opts.reps, seed=opts.seed).items()}
 
 
 class ReportWriteError(Exception):

@@ -21,6 +21,9 @@ class SuiteSection:
     left_out: list[str] = field(default_factory=list)
     no_constants: list[str] = field(default_factory=list)
     aggregates: dict[str, dict[str, stats.Interval]] = field(default_factory=dict)
+    final_iqm: dict[str, stats.Interval] = field(default_factory=dict)
+    """agent -> IQM of normalized final-policy scores over the same tasks: the best score is a maximum
+    over many noisy evaluations, and this shows how much of it the last policy keeps."""
     poi: dict[tuple[str, str], stats.Interval] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
     diagnostics: dict[str, Path] = field(default_factory=dict)
@@ -45,28 +48,38 @@ DIAGNOSTICS_NOTE = (
 )
 
 
+FINAL_IQM_TITLE = "IQM, final policy"
+
+
 def aggregate_frame(sec: SuiteSection) -> pd.DataFrame:
     rows = []
     for agent, ms in sorted(sec.aggregates.items()):
         row: dict[str, Any] = {"agent": agent}
         for m in stats.METRICS:
             row[m], row[f"{m}_low"], row[f"{m}_high"] = ms[m].point, ms[m].low, ms[m].high
+        if agent in sec.final_iqm:
+            iv = sec.final_iqm[agent]
+            row["final_iqm"], row["final_iqm_low"], row["final_iqm_high"] = iv.point, iv.low, iv.high
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def aggregate_display(sec: SuiteSection) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "agent": sorted(sec.aggregates),
-            **{
-                figures.METRIC_TITLES[m]: [
-                    tables.ci(iv[m].point, iv[m].low, iv[m].high) for _, iv in sorted(sec.aggregates.items())
-                ]
-                for m in stats.METRICS
-            },
-        }
-    )
+    agents = sorted(sec.aggregates)
+    columns = {
+        "agent": agents,
+        **{
+            figures.METRIC_TITLES[m]: [
+                tables.ci(iv[m].point, iv[m].low, iv[m].high) for _, iv in sorted(sec.aggregates.items())
+            ]
+            for m in stats.METRICS
+        },
+    }
+    if sec.final_iqm:
+        columns[FINAL_IQM_TITLE] = [
+            tables.ci(iv.point, iv.low, iv.high) if (iv := sec.final_iqm.get(a)) else "–" for a in agents
+        ]
+    return pd.DataFrame(columns)
 
 
 def poi_display(sec: SuiteSection) -> pd.DataFrame:

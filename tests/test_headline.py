@@ -4,6 +4,8 @@ comparison."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,6 +69,25 @@ def test_report_readme_opens_with_the_headline(report):
     assert "## Headline\n\n" + head in text
     assert text.index("## Headline") < text.index("## Suite `demo`")
     assert "IQM of normalized best scores over the 3 tasks every agent ran" in head
+
+
+def test_final_policy_iqm_matches_an_independent_computation(report):
+    """The final-policy line pools every run's normalized final score over the aggregate's tasks
+    (floor_final, not floor, is the zero) and takes scipy's 25% trimmed mean."""
+    results, out = report
+    head = (out / "headline.md").read_text()
+    line = next(ln for ln in head.splitlines() if ln.startswith("The same for each run's final policy"))
+    shown = {a: float(v) for a, v in re.findall(r"`([^`]+)` (-?[0-9.]+) \[", line)}
+    assert sorted(shown) == list(AGENTS)
+    runs = run_table(load_results(results), CONSTANTS)
+    for agent in AGENTS:
+        pooled = []
+        for task in TASKS:
+            c = CONSTANTS["tasks"][task]
+            g = runs[(runs.task == task) & (runs.agent == agent)]
+            final = np.where(g["status"].isin(["failed", "diverged"]), c["floor_final"], g["final_raw"].to_numpy(float))
+            pooled += list((final - c["floor_final"]) / (c["ceiling"] - c["floor_final"]))
+        assert shown[agent] == pytest.approx(scipy.stats.trim_mean(pooled, 0.25), abs=5e-4), agent
 
 
 def _per_task_row(task: str, agent: str, budget: float, winner: bool = False) -> dict:
