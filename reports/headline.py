@@ -66,8 +66,6 @@ def aggregate_line(sec: SuiteSection) -> str:
 def final_line(sec: SuiteSection) -> str:
     """The same aggregate for each run's last policy: a best score is the maximum over many noisy
     evaluations, so a large gap between the two says how much of it is selection, not skill."""
-    if not sec.final_iqm:
-        return ""
     parts = [f"`{tables.md_escape(a)}` {tables.ci(v.point, v.low, v.high)}" for a, v in sorted(sec.final_iqm.items())]
     return (
         "The same for each run's final policy (mean return of fresh episodes after training; no maximum "
@@ -121,7 +119,7 @@ def render(sections: Sequence[SuiteSection], paper_df: pd.DataFrame) -> str:
             "",
             tables.markdown_table(task_by_agent(sec.per_task)),
             aggregate_line(sec),
-            *([""] + [final_line(sec)] if sec.final_iqm else []),
+            *(["", final_line(sec)] if sec.final_iqm else []),
             "",
             *paper_summary(paper_df, [sec.name]),
         ]
