@@ -75,7 +75,8 @@ def final_line(sec: SuiteSection) -> str:
 
 def paper_summary(paper_df: pd.DataFrame, suites: Sequence[str]) -> list[str]:
     """How many paper cells with our runs fall within the paper's spread, and the list of those that
-    do not (with the comparison's own note, which names a known cause where there is one)."""
+    do not, grouped by agent under what is known to differ in that agent's setup from the paper's
+    (the comparison's `setup`), each with its cell's own note."""
     if paper_df.empty:
         return []
     ours = paper_df[(paper_df["ours_runs"] > 0) & paper_df["suite"].isin(list(suites))]
@@ -89,14 +90,16 @@ def paper_summary(paper_df: pd.DataFrame, suites: Sequence[str]) -> list[str]:
         "task's normalization range, of the paper's median)."
     ]
     if not off.empty:
-        lines += ["", "Outside the paper's spread:", ""]
-        for _, r in off.sort_values(["table", "paper_row", "agent"]).iterrows():
-            line = (
-                f"- {r['table']} {tables.md_escape(r['paper_row'])}, `{tables.md_escape(r['agent'])}`: ours "
-                f"{tables.pm(r['ours_median'], r['ours_std'])} vs the paper's "
-                f"{tables.pm(r['paper_median'], r['paper_std'])} ({r['flag']})"
-            )
-            lines.append(line + (f"; {tables.md_escape(r['note'])}" if r["note"] else ""))
+        lines += ["", "Outside the paper's spread, by agent (with what is known to differ in its setup):", ""]
+        for (agent, setup), cells in off.groupby(["agent", "setup"], sort=True):
+            lines.append(f"- `{tables.md_escape(agent)}`" + (f": {tables.md_escape(setup)}" if setup else ""))
+            for _, r in cells.sort_values(["table", "paper_row"]).iterrows():
+                line = (
+                    f"  - {r['table']} {tables.md_escape(r['paper_row'])}: ours "
+                    f"{tables.pm(r['ours_median'], r['ours_std'])} vs the paper's "
+                    f"{tables.pm(r['paper_median'], r['paper_std'])} ({r['flag']})"
+                )
+                lines.append(line + (f"; {tables.md_escape(r['note'])}" if r["note"] else ""))
     return lines
 
 

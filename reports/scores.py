@@ -14,6 +14,7 @@ Runs that were planned but never written are "missing": counted in coverage, nev
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ def run_table(loaded: Loaded, constants: dict[str, Any] | None, report_dir: Path
             "host": prov["host"],
             "platform": prov["platform"],
             "config_hash": run["config_hash"],
+            "hyperparameters": json.dumps(run["config"].get("agent", {}).get("hyperparameters"), sort_keys=True),
             "path": str(path),
             "link": _link(path, report_dir),
         }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -95,15 +97,52 @@ def paper_comparison(runs: pd.DataFrame, paper: dict[str, Any], constants: dict[
     column is also compared with our runs of that agent's presets (`rtrrl@paper-code`), one row each.
     """
     tasks_c = (constants or {}).get("tasks", {})
+    columns = paper.get("columns", {})
     rows = []
     for table, tab in paper["tables"].items():
         for row in tab["rows"]:
             task = row["task_id"]
             on_task = sorted(runs.loc[runs["task"] == task, "agent"].unique())
             for paper_agent, cell in row["results"].items():
+                column = columns.get(paper_agent, {})
                 for agent in [paper_agent, *(a for a in on_task if a.startswith(f"{paper_agent}@"))]:
-                    rows.append(_paper_cell(runs, table, row, task, agent, cell, tasks_c))
+                    rows.append(_paper_cell(runs, table, row, task, agent, cell, tasks_c, column))
     return pd.DataFrame(rows)
+
+
+LR_FALLBACK = {"lr_actor": "lr_td", "lr_critic": "lr_td"}
+"""The RTRRL family records the actor's and critic's step sizes as None where they are `lr_td`."""
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def table1_departures(hyperparameters: Iterable[dict[str, Any] | None], table1: dict[str, Any]) -> str:
+    """Where runs' recorded hyperparameters differ from the paper's Table 1, as `field paper → ours`.
+
+    A reader comparing our cell with the paper's needs to know what differs in the setup, and the
+    runs' own configs are the only record that cannot drift from what actually ran.
+    """
+    hps = [hp for hp in hyperparameters if hp]
+    parts = []
+    for field, paper_value in table1.items():
+        ours = set()
+        for hp in hps:
+            value = hp.get(field)
+            if value is None and field in LR_FALLBACK:
+                value = hp.get(LR_FALLBACK[field])
+            if field in hp:
+                ours.add(_shown(value))
+        if ours and ours != {_shown(paper_value)}:
+            parts.append(f"{field} {_shown(paper_value)} → {'/'.join(sorted(ours))}")
+    return ", ".join(parts)
 
 
 def _paper_cell(
@@ -114,8 +153,11 @@ def _paper_cell(
     agent: str,
     cell: dict[str, Any],
     tasks_c: dict[str, Any],
+    column: dict[str, Any],
 ) -> dict[str, Any]:
-    """One row of the comparison: the paper's cell next to our runs of `agent` on `task`."""
+    """One row of the comparison: the paper's cell next to our runs of `agent` on `task`. `setup`
+    says what is known to differ in the setup behind the paper's column (`column`: its entry in
+    paper_tables.json's `columns`), `note` what concerns this cell only."""
     ours = runs[(runs["task"] == task) & (runs["agent"] == agent)]
     suite = None
     if not ours.empty:
@@ -143,8 +185,11 @@ def _paper_cell(
         or "difficulty" in (row.get("settings") or "")
     ):
         note.append("paper ran popjym, which differs from popgym in several games")
-    if agent == "ppo-ctrnn":
-        note.append("paper's PPO: episodes capped at 500, actions unclipped, hidden state reset per episode")
+    setup = [column["setup"]] if column.get("setup") else []
+    if column.get("table1") and not ours.empty:
+        departures = table1_departures((json.loads(h) for h in ours["hyperparameters"]), column["table1"])
+        if departures:
+            setup.append(f"Table 1 → ours: {departures}")
     budget = float(ours["budget"].max()) if not ours.empty else np.nan
     if np.isfinite(budget) and budget < PAPER_BUDGET:
         note.append(f"budget {steps(budget)} env steps per run, below the paper's {steps(PAPER_BUDGET)}")
@@ -162,6 +207,7 @@ def _paper_cell(
         "ours_env_steps": float(ours["env_steps"].median()) if not ours.empty else np.nan,
         "ours_budget": budget,
         "flag": flag,
+        "setup": "; ".join(setup),
         "note": "; ".join(note),
     }
 
@@ -259,7 +305,7 @@ def paper_display(df: pd.DataFrame) -> pd.DataFrame:
             "budget": [steps(x) for x in df["ours_budget"]],
             "env steps (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["ours_env_steps"]],
             "flag": [f"⚠ {f}" if f else "" for f in df["flag"]],
-            "note": df["note"],
+            "note": ["; ".join(x for x in pair if x) for pair in zip(df["setup"], df["note"])],
         }
     )
 

@@ -83,9 +83,11 @@ def make_run(
     interval: int = 1000,
     floor_ceiling: tuple[float, float] = (0.0, 1.0),
     budget: int | None = None,
+    hyperparameters: dict | None = None,
 ) -> RunResult:
     """A run whose curve rises to `best` (raw) at its last-but-one evaluation; `budget`: its
-    `config.budget.max_env_steps` (none given: no budget in its config)."""
+    `config.budget.max_env_steps` (none given: no budget in its config); `hyperparameters`: its
+    `config.agent.hyperparameters` (none given: none recorded)."""
     fl, ce = floor_ceiling
     scores = (
         None
@@ -108,7 +110,8 @@ def make_run(
         task=task,
         agent=agent,
         seed=seed,
-        config={"agent": {"name": agent}, "task": {"id": task}, "seed": seed}
+        config={"agent": {"name": agent} | ({"hyperparameters": hyperparameters} if hyperparameters else {})}
+        | {"task": {"id": task}, "seed": seed}
         | ({"budget": {"max_env_steps": budget}} if budget is not None else {}),
         config_hash=f"h-{agent}-{task}",
         status=status,

@@ -115,7 +115,9 @@ def test_columns_name_each_agents_budget_only_where_they_differ():
     assert df.set_index("task").loc["U", "b (2M)"] == "–", "an agent without runs on a task"
 
 
-def _paper_cell(row: str, agent: str, paper: float | None, ours_runs: int, flag: str, note: str = "") -> dict:
+def _paper_cell(
+    row: str, agent: str, paper: float | None, ours_runs: int, flag: str, note: str = "", setup: str = ""
+) -> dict:
     return {
         "table": "table2",
         "paper_row": row,
@@ -127,6 +129,7 @@ def _paper_cell(row: str, agent: str, paper: float | None, ours_runs: int, flag:
         "ours_runs": ours_runs,
         "suite": "s",
         "flag": flag,
+        "setup": setup,
         "note": note,
     }
 
@@ -138,16 +141,22 @@ def test_paper_summary_counts_only_comparable_cells_with_runs():
             _paper_cell("B", "x", 9.0, 5, "lower", note="budget 2M env steps per run, below the paper's 50M"),
             _paper_cell("C", "x", None, 5, ""),  # the paper's cell is nan: nothing to reproduce
             _paper_cell("D", "x", 3.0, 0, ""),  # no runs of ours
-            _paper_cell("E", "y", 1.0, 5, "higher"),
+            _paper_cell("E", "y", 1.0, 5, "higher", setup="tuned step sizes"),
+            _paper_cell("F", "x", 1.0, 5, "higher"),
+            _paper_cell("G", "y", 1.0, 5, "higher", setup="tuned step sizes"),
         ]
     )
     lines = headline.paper_summary(df, ["s"])
-    assert lines[0].startswith("**Paper cells reproduced: 1 of 3**")
-    off = [ln for ln in lines if ln.startswith("- ")]
+    assert lines[0].startswith("**Paper cells reproduced: 1 of 5**")
+    off = [ln for ln in lines if ln.lstrip().startswith("- ")]
+    # grouped by agent, the agent's setup said once, each cell with its own note
     assert off == [
-        "- table2 B, `x`: ours 3 ± 0.5 vs the paper's 9 ± 1 (lower); "
-        "budget 2M env steps per run, below the paper's 50M",
-        "- table2 E, `y`: ours 3 ± 0.5 vs the paper's 1 ± 1 (higher)",
+        "- `x`",
+        "  - table2 B: ours 3 ± 0.5 vs the paper's 9 ± 1 (lower); budget 2M env steps per run, below the paper's 50M",
+        "  - table2 F: ours 3 ± 0.5 vs the paper's 1 ± 1 (higher)",
+        "- `y`: tuned step sizes",
+        "  - table2 E: ours 3 ± 0.5 vs the paper's 1 ± 1 (higher)",
+        "  - table2 G: ours 3 ± 0.5 vs the paper's 1 ± 1 (higher)",
     ]
     assert headline.paper_summary(df, ["other suite"]) == []
 

@@ -1,11 +1,13 @@
 """Named presets: complete, recorded in config and hash, selectable per agent, listed by the CLI."""
 
 import dataclasses
+import json
 
 import pytest
 
 import agents as agent_registry
-from agents.presets import NOT_PRESET, PRESETS
+import rtrrl_data
+from agents.presets import NOT_PRESET, PRESETS, RTRRL_FAMILY
 from benchmarks.config import ConfigError, config_hash
 from benchmarks.plan import make_plan
 
@@ -42,6 +44,21 @@ def test_the_two_paper_configurations():
         False,
     )
     assert code.compat.eval_keeps_state and not code.bootstrap_truncation and code.compat.prev_action_at_reset
+
+
+def test_the_reports_record_of_table1_is_what_the_preset_runs():
+    """The paper comparison names where our runs leave the paper's Table 1, from paper_tables.json
+    (reports never import agents): that record must agree with the `paper-table1` preset."""
+    paper = json.loads(rtrrl_data.PAPER_TABLES.read_text())
+    columns = paper["columns"]
+    assert {a for t in paper["tables"].values() for r in t["rows"] for a in r["results"]} == set(columns)
+    for agent in RTRRL_FAMILY:
+        cfg = agent_registry.preset_config(agent, "paper-table1")
+        for field, value in columns[agent]["table1"].items():
+            got = getattr(cfg, field)
+            if got is None and field in ("lr_actor", "lr_critic"):
+                got = cfg.lr_td
+            assert got == value, (agent, field, got, value)
 
 
 def _units(tmp_path, agents, presets=(), overrides=None):

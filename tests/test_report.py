@@ -134,15 +134,25 @@ def test_winner_needs_significance():
 
 def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     paper = json.loads((DATA_DIR / "paper_tables.json").read_text())
+    tuned = dict(lr_td=1e-3, lr_actor=None, lr_critic=None, lr_rnn=1e-4, normalize_obs=True, trace_mode="accumulate")
     for seed, (rtrrl, lin) in enumerate([(500.0, 100.0), (500.0, 110.0), (500.0, 90.0)]):
-        for agent, best, budget in (
-            ("rtrrl", rtrrl, 50_000_000),
-            ("linear-td", lin, 2_000_000),
-            ("rtrrl@paper-code", 60.0 + seed, None),
+        for agent, best, budget, hp in (
+            ("rtrrl", rtrrl, 50_000_000, tuned),
+            ("linear-td", lin, 2_000_000, None),
+            ("rtrrl@paper-code", 60.0 + seed, None, dict(tuned, lr_td=1e-5, lr_rnn=1e-5 * (1 + seed % 2))),
         ):
             write_result(
                 result_path(tmp_path, "gymnax-paper", "CartPole-vel", agent, seed),
-                make_run("gymnax-paper", "CartPole-vel", agent, seed, best, floor_ceiling=(20.0, 500.0), budget=budget),
+                make_run(
+                    "gymnax-paper",
+                    "CartPole-vel",
+                    agent,
+                    seed,
+                    best,
+                    floor_ceiling=(20.0, 500.0),
+                    budget=budget,
+                    hyperparameters=hp,
+                ),
             )
     runs = run_table(load_results(tmp_path), CONSTANTS)
     df = tables.paper_comparison(runs, paper, CONSTANTS)
@@ -157,9 +167,22 @@ def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     # a cell run on less than the paper's 50M env steps says so, in the table people read too
     assert "budget 2M env steps per run, below the paper's 50M" in cell.loc["linear-td", "note"]
     assert "budget" not in cell.loc["rtrrl", "note"] and "budget" not in cell.loc["rtrrl@paper-code", "note"]
+    # what differs from the paper's setup: its column's known setup, then the fields where the runs'
+    # recorded hyperparameters leave the paper's Table 1 (None step sizes mean lr_td; unrecorded: unknown)
+    setup = paper["columns"]["rtrrl"]["setup"]
+    assert cell.loc["rtrrl", "setup"] == f"{setup}; Table 1 → ours: lr_rnn 0.001 → 0.0001, normalize_obs off → on"
+    assert cell.loc["rtrrl@paper-code", "setup"] == (
+        f"{setup}; Table 1 → ours: lr_actor 0.001 → 1e-05, lr_critic 0.001 → 1e-05, lr_rnn 0.001 → 1e-05/2e-05,"
+        " normalize_obs off → on"
+    )
+    assert cell.loc["linear-td", "setup"] == paper["columns"]["linear-td"]["setup"], "none recorded: no claim"
+    assert cell.loc["ppo-ctrnn", "setup"].startswith("paper's PPO: episodes capped at 500")
     shown = tables.paper_display(df[df.ours_runs > 0]).set_index(["paper row", "agent"])
     assert shown.loc[("CartPole-vel", "linear-td"), "budget"] == "2M"
     assert shown.loc[("CartPole-vel", "rtrrl"), "budget"] == "50M"
+    assert shown.loc[("CartPole-vel", "linear-td"), "note"] == (
+        f"{paper['columns']['linear-td']['setup']}; budget 2M env steps per run, below the paper's 50M"
+    ), "the tables people read show the setup and the cell's own note together"
     per_task = tables.per_task_display(tables.per_task(runs, reps=200, seed=0)).set_index("agent")
     assert per_task.loc["linear-td", "budget (env steps per run)"] == "2M"
     popgym = df[(df.table == "table3") & (df.task == "PositionOnlyCartPoleEasy-popjym")]
