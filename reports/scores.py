@@ -14,7 +14,6 @@ Runs that were planned but never written are "missing": counted in coverage, nev
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,7 @@ def run_table(loaded: Loaded, constants: dict[str, Any] | None, report_dir: Path
             "host": prov["host"],
             "platform": prov["platform"],
             "config_hash": run["config_hash"],
-            "hyperparameters": json.dumps(run["config"].get("agent", {}).get("hyperparameters"), sort_keys=True),
+            "hyperparameters": run["config"].get("agent", {}).get("hyperparameters"),
             "path": str(path),
             "link": _link(path, report_dir),
         }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -134,12 +133,11 @@ def table1_departures(hyperparameters: Iterable[dict[str, Any] | None], table1: 
     parts = []
     for field, paper_value in table1.items():
         ours = set()
-        for hp in hps:
-            value = hp.get(field)
+        for hp in (hp for hp in hps if field in hp):
+            value = hp[field]
             if value is None and field in LR_FALLBACK:
                 value = hp.get(LR_FALLBACK[field])
-            if field in hp:
-                ours.add(_shown(value))
+            ours.add(_shown(value))
         if ours and ours != {_shown(paper_value)}:
             parts.append(f"{field} {_shown(paper_value)} → {'/'.join(sorted(ours))}")
     return ", ".join(parts)
@@ -187,7 +185,7 @@ def _paper_cell(
         note.append("paper ran popjym, which differs from popgym in several games")
     setup = [column["setup"]] if column.get("setup") else []
     if column.get("table1") and not ours.empty:
-        departures = table1_departures((json.loads(h) for h in ours["hyperparameters"]), column["table1"])
+        departures = table1_departures(ours["hyperparameters"], column["table1"])
         if departures:
             setup.append(f"Table 1 → ours: {departures}")
     budget = float(ours["budget"].max()) if not ours.empty else np.nan

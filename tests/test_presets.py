@@ -10,6 +10,7 @@ import rtrrl_data
 from agents.presets import NOT_PRESET, PRESETS, RTRRL_FAMILY
 from benchmarks.config import ConfigError, config_hash
 from benchmarks.plan import make_plan
+from reports.tables import LR_FALLBACK
 
 PAPER_PRESETS = [(a, p) for a, ps in PRESETS.items() for p in ps]
 
@@ -56,8 +57,8 @@ def test_the_reports_record_of_table1_is_what_the_preset_runs():
         cfg = agent_registry.preset_config(agent, "paper-table1")
         for field, value in columns[agent]["table1"].items():
             got = getattr(cfg, field)
-            if got is None and field in ("lr_actor", "lr_critic"):
-                got = cfg.lr_td
+            if got is None and field in LR_FALLBACK:
+                got = getattr(cfg, LR_FALLBACK[field])
             assert got == value, (agent, field, got, value)
 
 
