@@ -53,21 +53,21 @@ def ray(session: nox.Session) -> None:
     session.run("pytest", "-m", "ray", *session.posargs, env=ENV)
 
 
-SITE_CONSTRAINTS = "results/reference/report-constraints.txt"
+SITE_CONSTRAINTS = "data/reference/report-constraints.txt"
 """The versions the published leaderboard is drawn with (byte-identical only with the same ones)."""
 
 
 @nox.session
 def site(session: nox.Session) -> None:
     """The published leaderboard (docs/leaderboard/ and the README's headline) against the committed
-    dataset results/reference: checks it is byte-identical to a rebuild; `-- build` rebuilds it."""
+    dataset data/reference: checks it is byte-identical to a rebuild; `-- build` rebuilds it."""
     session.install("-e", ".[test]", "-c", SITE_CONSTRAINTS)
     if session.posargs[:1] == ["build"]:
         session.run(
             "rtrrl-bench",
             "report",
             "--results",
-            "results/reference",
+            "data/reference",
             "--out",
             "docs/leaderboard",
             "--no-screenshot",

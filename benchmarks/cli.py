@@ -287,7 +287,7 @@ def _ray_executor(executor: str, jobs: int | None, ray: dict[str, Any], plugins:
     type=click.Path(dir_okay=False),
     metavar="FILE",
     help="More measured speeds for --dry-run's projection, besides <out>/speeds.json "
-    "(e.g. results/reference/speeds.json; repeatable).",
+    "(e.g. data/reference/speeds.json; repeatable).",
 )
 @click.option("--progress/--no-progress", default=None, help="Live progress bar (default: when a terminal).")
 def run(

@@ -1,5 +1,5 @@
 """The published leaderboard (docs/leaderboard/, ready for GitHub Pages) is exactly what the committed
-dataset (results/reference) builds, so the page can never drift from its data. The rebuild runs in
+dataset (data/reference) builds, so the page can never drift from its data. The rebuild runs in
 `nox -s site`, which installs the drawing libraries at the versions the site was built with."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from reports import headline
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "results" / "reference"
+REFERENCE = ROOT / "data" / "reference"
 SITE = ROOT / "docs" / "leaderboard"
 CONSTRAINTS = REFERENCE / "report-constraints.txt"
 REBUILD = "rebuild it with `nox -s site -- build` and commit docs/leaderboard and README.md"
@@ -44,7 +44,7 @@ def test_the_published_leaderboard_is_a_rebuild_of_the_committed_dataset(tmp_pat
             f"{name} {installed} is installed, the site was drawn with {pinned}: run `nox -s site`"
         )
     # the same layout as the repository's, so that the links from the page to the raw files are the same
-    results = tmp_path / "results" / "reference"
+    results = tmp_path / "data" / "reference"
     shutil.copytree(REFERENCE, results)
     build_report(results, tmp_path / "docs" / "leaderboard", Options(screenshot=False))
     rebuilt = tmp_path / "docs" / "leaderboard"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOL = runpy.run_path(str(ROOT / "tools" / "migrate_results.py"))
-RUN = ROOT / "results" / "screen" / "rtrrl-screen" / "MemoryChain-4" / "rtrrl@paper-code" / "seed_0.json"
+RUN = ROOT / "data" / "screen" / "rtrrl-screen" / "MemoryChain-4" / "rtrrl@paper-code" / "seed_0.json"
 
 
 def _flatten(data: dict) -> dict:

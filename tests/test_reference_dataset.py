@@ -1,4 +1,4 @@
-"""The reference grid committed so far (results/reference, the paper's protocol) stays in step
+"""The reference grid committed so far (data/reference, the paper's protocol) stays in step
 with the code: every file is valid, and every run in it is one the current code would skip as done,
 so that a change of defaults or config layout (which would silently orphan days of compute) fails
 here first."""
@@ -11,9 +11,9 @@ from benchmarks import calibration
 from benchmarks.plan import make_plan
 from reports.load import load_results
 
-REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"
+REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference"
 
-# Agents run below the paper's protocol, with the command-line budget results/reference/README.md
+# Agents run below the paper's protocol, with the command-line budget data/reference/README.md
 # states for them. Every other agent runs `--profile paper` as it is.
 CAPPED = {"ppo-gru": {"budget": {"max_env_steps": 2_000_000, "eval_interval": 100_000}}}
 
@@ -31,7 +31,7 @@ def _committed() -> dict[str, set[tuple[str, str, int]]]:
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="no reference runs committed yet")
 def test_every_committed_reference_run_is_current():
     committed = _committed()
-    assert committed, "results/reference holds no runs"
+    assert committed, "data/reference holds no runs"
     for suite, runs in committed.items():
         tasks = sorted({t for t, _, _ in runs})
         seeds = sorted({s for _, _, s in runs})
@@ -42,12 +42,12 @@ def test_every_committed_reference_run_is_current():
             assert not plan.redo, plan.redo[:3]
 
 
-# skipped only in a checkout without results/reference (e.g. a trimmed copy), like the test above
+# skipped only in a checkout without data/reference (e.g. a trimmed copy), like the test above
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="no reference runs committed yet")
 def test_the_committed_speed_log_covers_every_committed_block():
-    """`--dry-run --speeds results/reference/speeds.json` projects from every block committed here."""
+    """`--dry-run --speeds data/reference/speeds.json` projects from every block committed here."""
     logged = calibration.read(REFERENCE / calibration.FILE_NAME)
     scanned = calibration.scan(REFERENCE)
-    assert scanned, "results/reference holds no blocks with timing"
+    assert scanned, "data/reference holds no blocks with timing"
     missing = sorted(k for k, m in scanned.items() if m not in logged)
     assert not missing, f"{len(missing)} blocks missing from speeds.json, e.g. {missing[:3]}"

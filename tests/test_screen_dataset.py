@@ -1,4 +1,4 @@
-"""The committed screen behind rtrrl's default (results/screen, docs/rtrrl_default.md) stays in
+"""The committed screen behind rtrrl's default (data/screen, docs/rtrrl_default.md) stays in
 step with the code and the docs: every run is one the current code would skip as done (so the
 defaults and presets it measured are today's), and the published point estimates are the ones
 its files give."""
@@ -14,7 +14,7 @@ from reports.load import load_reference, load_results
 from reports.scores import run_table, score_matrices
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREEN = ROOT / "results" / "screen"
+SCREEN = ROOT / "data" / "screen"
 DOC = ROOT / "docs" / "rtrrl_default.md"
 LABELS = {
     "rtrrl": "`rtrrl` (the default)",
