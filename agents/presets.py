@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.rtrrl import Compat
+from agents.sources import PAPER_CODE, PAPER_TABLE1, UNRECORDED, ConfigSource
 
 PRESET_SEPARATOR = "@"
 
@@ -33,6 +34,8 @@ class Preset:
     description: str
     settings: tuple[tuple[str, Any], ...]
     """(field, value) pairs applied to the agent's default config."""
+    source: ConfigSource = UNRECORDED
+    """Where these values come from (`agents.sources`), recorded with every run of the preset."""
 
 
 PRESETS: dict[str, dict[str, Preset]] = {}
@@ -139,6 +142,7 @@ def _rtrrl_family() -> None:
                 "paper-table1",
                 "the paper's Table 1 and Algorithms 1-2: Adam 1e-3 everywhere, gradient clip 1.0",
                 tuple(table1.items()),
+                PAPER_TABLE1,
             ),
         )
         register_preset(
@@ -148,6 +152,7 @@ def _rtrrl_family() -> None:
                 "the authors' code published with the paper: Adam 1e-5, dutch critic trace, no feedback "
                 "alignment, paper-era evaluation, every reference quirk on",
                 tuple(_CODE.items()),
+                PAPER_CODE,
             ),
         )
 
