@@ -17,7 +17,7 @@ import agents as agent_registry
 from benchmarks.config import ConfigError, apply_overrides, config_hash, merge_overrides, to_jsonable
 from benchmarks.envs import UnsupportedTask, make_env
 from benchmarks.protocol import Budget, iterations_per_epoch
-from benchmarks.schema import SCHEMA_VERSION
+from benchmarks.schema import CONFIG_FORMAT_VERSION
 from benchmarks.storage import result_path, resume_state
 from benchmarks.suites import SUITES, Suite
 from benchmarks.tasks import OVERRIDABLE_TASK_FIELDS, TASKS, Task, resolve_task_id
@@ -53,12 +53,19 @@ class Unit:
     def run_config(self, seed: int) -> dict[str, Any]:
         """Everything that determines a run's numbers; hashed into `config_hash`."""
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": CONFIG_FORMAT_VERSION,
             "agent": {"name": self.agent, "preset": self.preset, "hyperparameters": to_jsonable(self.agent_config)},
             "task": self.task.to_config(),
             "budget": to_jsonable(self.budget),
             "seed": seed,
         }
+
+    def config_source(self) -> dict[str, Any]:
+        """How the agent's base config was chosen, and where this unit departs from it: recorded
+        beside `run_config`, never in it, so a better record does not make runs stale."""
+        source = agent_registry.config_source(self.agent, self.preset)
+        overrides = agent_registry.config_overrides(self.agent, self.preset, self.agent_config)
+        return {**to_jsonable(source), "overrides": to_jsonable(overrides)}
 
     def path(self, out_dir: Path, seed: int) -> Path:
         return result_path(out_dir, self.suite, self.task.id, self.label, seed)

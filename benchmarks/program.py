@@ -129,6 +129,7 @@ def make_result(
         seed=seed,
         config=cfg,
         config_hash=config_hash(cfg),
+        config_source=unit.config_source(),
         status=status,
         message=message[:4000] if message else message,
         stop_reason=stop_reason,

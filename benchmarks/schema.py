@@ -1,9 +1,11 @@
 """The result file schema: one JSON file per (suite, task, agent, seed).
 
-Versioned: bump `SCHEMA_VERSION` on any change. v2 added `curve.diagnostics`; v1 files (without
-it) still validate and load. `reports/` never imports
-this module; it validates files against the JSON Schema exported from it
-(`reports/run_result.schema.json`, kept in sync by a test and `rtrrl-bench schema`).
+Versioned: bump `SCHEMA_VERSION` on any change of the file. v2 added `curve.diagnostics`, v3
+`config_source`; v1 and v2 files (without them) still validate and load. The layout of `config`
+has its own version, `CONFIG_FORMAT_VERSION`, because it is hashed: a field added beside `config`
+must not make every committed run stale. `reports/` never imports this module; it validates
+files against the JSON Schema exported from it (`reports/run_result.schema.json`, kept in sync by
+a test and `rtrrl-bench schema`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+"""The layout of a result file; files of every earlier version still validate."""
+CONFIG_FORMAT_VERSION = 2
+"""The layout of `config`, recorded inside it as `config.schema_version` and so part of the hash:
+bump it only for a change that should make every existing run stale."""
 
 Status = Literal["completed", "early-stopped", "diverged", "failed"]
 FINISHED_STATUSES: tuple[str, ...] = ("completed", "early-stopped", "diverged")
@@ -22,6 +28,13 @@ FINISHED_STATUSES: tuple[str, ...] = ("completed", "early-stopped", "diverged")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _without_null(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """`data` without `key` where it is null: an optional field that is absent stays absent."""
+    if data.get(key, False) is None:
+        del data[key]
+    return data
 
 
 class Curve(_Strict):
@@ -59,6 +72,42 @@ class Timing(_Strict):
     )
 
 
+SourceKind = Literal["paper", "library", "screen", "tuned", "none", "unrecorded"]
+"""`agents.sources.KINDS` (this module stays free of the agents, a test keeps the two equal)."""
+
+
+class ConfigSource(_Strict):
+    """How the agent's base configuration (its defaults or its preset) was chosen (`agents.sources`),
+    and what this run changed in it. Beside `config`, never hashed: a better record of the same
+    configuration must not make a run stale."""
+
+    kind: SourceKind = Field(
+        description="paper (the paper's settings or its authors' code) | library (a library's published defaults, "
+        "not tuned here) | screen (chosen by a screen in this project) | tuned | none (nothing to choose) | "
+        "unrecorded (registered without a source)"
+    )
+    summary: str = Field(description="one sentence on where the base configuration comes from")
+    tasks: list[str] = Field(description="screen/tuned: the tasks the choice was measured on; empty otherwise")
+    seeds: list[int] = Field(description="screen/tuned: the seeds of every compared configuration; empty otherwise")
+    configurations: int | None = Field(description="screen/tuned: how many configurations were compared")
+    env_steps: int | None = Field(description="screen/tuned: the env-step budget of one run")
+    reference: str | None = Field(description="the document in this repository that records the choice")
+    overrides: dict[str, Any] = Field(
+        description="hyperparameters where this run departs from the base configuration, by their `--set` name "
+        "(e.g. a suite's `meta_rl` or a user's `--set`); the summary describes the base alone"
+    )
+    recorded: str | None = Field(
+        default=None,
+        description="present only where the record was added to an existing file, and how it was matched to the "
+        "run; absent where the runner wrote it with the run",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_recorded(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A runner's record carries no `recorded` key at all, rather than a null one."""
+        return _without_null(handler(self), "recorded")
+
+
 class Provenance(_Strict):
     git_commit: str | None
     git_dirty: bool | None
@@ -75,7 +124,7 @@ class Provenance(_Strict):
 
 
 class RunResult(_Strict):
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     run_id: str = Field(description="suite/task/agent/seed")
     suite: str
     task: str
@@ -83,6 +132,11 @@ class RunResult(_Strict):
     seed: int
     config: dict[str, Any] = Field(description="agent hyperparameters, task settings, budget and evaluation protocol")
     config_hash: str = Field(description="sha256 of the canonical JSON of config")
+    config_source: ConfigSource | None = Field(
+        default=None,
+        description="how the agent's configuration was chosen, with this run's overrides; not part of config or "
+        "its hash (added in v3: absent in v1 and v2 files)",
+    )
     status: Status
     message: str | None = Field(description="why the run failed or diverged; null otherwise")
     stop_reason: str | None = Field(description="budget | patience | divergence | error")
@@ -99,6 +153,11 @@ class RunResult(_Strict):
     num_evals: int
     timing: Timing | None
     provenance: Provenance
+
+    @model_serializer(mode="wrap")
+    def _omit_missing_source(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A v1 or v2 file read and written again (`tools/migrate_results.py`) stays as it was."""
+        return _without_null(handler(self), "config_source")
 
 
 def json_schema() -> dict[str, Any]:

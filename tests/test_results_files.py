@@ -36,7 +36,8 @@ def test_round_trip(written):
     result = read_result(path)
     assert RunResult.model_validate_json(result.model_dump_json()) == result
     data = json.loads(path.read_text())
-    assert data["schema_version"] == 2 and data["config"]["seed"] == 0
+    assert data["schema_version"] == 3 and data["config"]["seed"] == 0
+    assert data["config"]["schema_version"] == 2, "the config's own format version, part of its hash"
     assert data["curve"]["diagnostics"] == {}, "the random agent has no learning diagnostics"
     assert data["config"]["task"]["env_params"] == {"memory_length": 4}
     assert data["provenance"]["packages"]["jax"]
@@ -54,7 +55,9 @@ def test_exported_schema_is_in_sync():
     [
         (lambda d: d.pop("config_hash"), "config_hash"),
         (lambda d: d.update(status="finished"), "status"),
-        (lambda d: d.update(schema_version=3), "schema_version"),
+        (lambda d: d.update(schema_version=4), "schema_version"),
+        (lambda d: d["config_source"].update(kind="guessed"), "kind"),
+        (lambda d: d["config_source"].pop("overrides"), "overrides"),
         (lambda d: d["curve"].update(diagnostics={"entropy": "high"}), "diagnostics"),
         (lambda d: d.update(unexpected=1), "unexpected"),
         (lambda d: d["curve"].update(env_steps="many"), "env_steps"),
@@ -77,7 +80,7 @@ def test_version_1_files_still_load(written, tmp_path):
     """v1 files (before `curve.diagnostics`) stay readable by the runner's resume and the report."""
     data = json.loads(_file(written).read_text())
     data["schema_version"] = 1
-    del data["curve"]["diagnostics"]
+    del data["curve"]["diagnostics"], data["config_source"]
     old = tmp_path / "seed_0.json"
     old.write_text(json.dumps(data))
     assert read_result(old).curve.diagnostics == {}
