@@ -477,7 +477,10 @@ def list_(what: str) -> None:
         console.print(t)
     if what in ("all", "agents"):
         for name in agent_registry.AGENTS:
-            t = Table(title=f"agent {name}")
+            source = agent_registry.config_source(name)
+            t = Table(
+                title=f"agent {name}", caption=f"defaults ({source.kind}): {source.summary}", caption_justify="left"
+            )
             for c in ("hyperparameter", "default", "type"):
                 t.add_column(c)
             for field, default, typ in agent_registry.config_fields(name):
@@ -485,14 +488,14 @@ def list_(what: str) -> None:
             console.print(t)
     if what in ("all", "presets"):
         t = Table(title="presets (--agent NAME@PRESET or --preset PRESET)")
-        for c in ("agent", "preset", "description", "differs from the defaults"):
+        for c in ("agent", "preset", "description", "source", "differs from the defaults"):
             t.add_column(c)
         for name, presets in agent_registry.PRESETS.items():
             base = dict((k, v) for k, v, _ in agent_registry.flat_fields(agent_registry.default_config(name)))
             for p in presets.values():
                 values = agent_registry.flat_fields(agent_registry.preset_config(name, p.name))
                 diff = ", ".join(f"{k}={v!r}" for k, v, _ in values if base[k] != v)
-                t.add_row(name, p.name, p.description, diff or "(none)")
+                t.add_row(name, p.name, p.description, f"{p.source.kind}: {p.source.summary}", diff or "(none)")
         console.print(t)
 
 

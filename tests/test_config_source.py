@@ -194,3 +194,17 @@ def test_version_2_files_still_load_and_stay_as_they_were(tmp_path):
     write_result(old, read_result(old))
     assert old.read_text() == text
     assert len(load_results(tmp_path).runs) == 1
+
+
+def test_list_shows_where_each_config_comes_from(cli):
+    code, out, _ = cli("list", "agents")
+    flat = " ".join(out.split())  # captions wrap at the table's width
+    assert code == 0
+    for name in SHIPPED:
+        source = agent_registry.config_source(name)
+        assert f"defaults ({source.kind}): {source.summary}" in flat, name
+    code, out, _ = cli("list", "presets")
+    for agent, presets in agent_registry.PRESETS.items():
+        for name, preset in presets.items():
+            first = f"{preset.source.kind}: {preset.source.summary.split()[0]}"
+            assert any(agent in line and name in line and first in line for line in out.splitlines()), (agent, name)
