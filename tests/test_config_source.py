@@ -23,6 +23,7 @@ from benchmarks.suites import SCREEN_BUDGET, SUITES
 from reports.load import load_results, validate
 
 ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
 
 SHIPPED = {
     "random": "none",
@@ -208,3 +209,42 @@ def test_list_shows_where_each_config_comes_from(cli):
         for name, preset in presets.items():
             first = f"{preset.source.kind}: {preset.source.summary.split()[0]}"
             assert any(agent in line and name in line and first in line for line in out.splitlines()), (agent, name)
+
+
+# ---- the committed datasets ---------------------------------------------------------------------
+
+CAPPED = {"ppo-gru": {"budget": {"max_env_steps": 2_000_000, "eval_interval": 100_000}}}
+"""data/reference's agents below the paper's protocol (as tests/test_reference_dataset.py)."""
+DATASETS = {
+    "reference": ("gymnax-paper", "paper", {}),
+    "screen": ("rtrrl-screen", "default", {}),
+    "screen-entropy-3e-2": ("rtrrl-screen", "default", {"rtrrl": {"entropy_rate": 3e-2}}),
+}
+"""data/ directory -> the suite, budget profile and overrides it was run with (docs/rtrrl_default.md)."""
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_committed_runs_record_the_source_todays_planner_gives(dataset, tmp_path):
+    """The backfilled records are exactly what a run today would write, marked as added later,
+    and only for runs whose config hash today's planner reproduces."""
+    suite, profile, overrides = DATASETS[dataset]
+    loaded = load_results(DATA / dataset)
+    assert loaded.runs and not loaded.rejected
+    runs: dict[str, list[dict]] = {}
+    for run in loaded.runs:
+        runs.setdefault(run["agent"], []).append(run)
+    for label, group in runs.items():
+        tasks = sorted({r["task"] for r in group})
+        seeds = sorted({r["seed"] for r in group})
+        extra = {**overrides, **CAPPED.get(label, {})}
+        plan = make_plan(tmp_path, suite, tasks, [label], seeds, extra, profile=profile)
+        units = {(u.task.id, s): u for u in plan.units for s in u.seeds}
+        for run in group:
+            unit = units[run["task"], run["seed"]]
+            assert run["config_hash"] == config_hash(unit.run_config(run["seed"])), run["run_id"]
+            record = dict(run["config_source"])
+            assert record.pop("recorded") == "added after the run, matched by config hash", run["run_id"]
+            assert record == unit.config_source(), run["run_id"]
+            assert run["schema_version"] == 3
+    if dataset == "screen-entropy-3e-2":
+        assert {json.dumps(r["config_source"]["overrides"]) for r in loaded.runs} == {'{"entropy_rate": 0.03}'}
