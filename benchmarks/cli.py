@@ -526,6 +526,13 @@ def list_(what: str) -> None:
     "--plugin MODULE --write FILE`), added to the package's.",
 )
 @click.option(
+    "--unranked",
+    multiple=True,
+    metavar="AGENT",
+    help="Show AGENT only at its own budget: left out of every ranking and of the common budget "
+    "(e.g. a run capped below the others for speed); the report says so (repeatable).",
+)
+@click.option(
     "--headline-into",
     type=click.Path(dir_okay=False),
     default=None,
@@ -540,9 +547,12 @@ def report(
     seed: int,
     screenshot: bool,
     constants: str | None,
+    unranked: tuple[str, ...],
     headline_into: str | None,
 ) -> None:
-    """Validate every result file and build the report (markdown, CSV/LaTeX, figures, HTML)."""
+    """Validate every result file and build the report (markdown, CSV/LaTeX, figures, HTML, summary.json).
+
+    Every ranking compares agents at a common env-step budget per task (docs/reports.md)."""
     from reports import headline
     from reports.build import Options, ReportWriteError, build_report
     from reports.load import ConstantsError, UnreadableResults
@@ -558,7 +568,13 @@ def report(
             raise UserError(f"cannot read {target}: {getattr(e, 'strerror', None) or e}") from None
         except ValueError as e:
             raise UserError(f"{target} {e}") from None
-    opts = Options(reps=reps, seed=seed, screenshot=screenshot, constants=Path(constants) if constants else None)
+    opts = Options(
+        reps=reps,
+        seed=seed,
+        screenshot=screenshot,
+        constants=Path(constants) if constants else None,
+        unranked=tuple(unranked),
+    )
     try:
         built = build_report(res, Path(out) if out else res / "report", opts)
     except ConstantsError as e:

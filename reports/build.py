@@ -9,6 +9,7 @@ never leaves a half-written report.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -20,11 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports import figures, headline, stats, tables
+from reports import figures, headline, stats, summary, tables, verdict
+from reports.budget import Terms, at_common_budget
 from reports.html import render_html
 from reports.load import Loaded, load_reference, load_results, with_user_constants
 from reports.scores import (
-    POLICY,
     coverage,
     curves_table,
     diagnostics_table,
@@ -36,11 +37,14 @@ from reports.sections import (
     DIAGNOSTICS_NOTE,
     FIGURE_TITLES,
     NO_CONSTANTS_NOTE,
+    OWN_BUDGET_NOTE,
+    PAPER_NOTE,
     SuiteSection,
     aggregate_display,
     aggregate_frame,
-    constants_line,
     coverage_display,
+    how_to_read,
+    own_budget_display,
     poi_display,
 )
 
@@ -60,6 +64,9 @@ class Options:
     """Render index.html in headless Chromium to screenshot.png when a browser is installed."""
     constants: Path | None = None
     """A user's constants file for their own tasks, added to the package's (`--constants`)."""
+    unranked: tuple[str, ...] = ()
+    """Agents shown only at their own budget, left out of every ranking and of the common budget
+    (`--unranked`, e.g. a run capped below the others for speed)."""
 
 
 def slug(name: str) -> str:
@@ -68,13 +75,22 @@ def slug(name: str) -> str:
     return s if s == name else f"{s}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
+def _distinct_sources(g: pd.DataFrame) -> list[dict[str, Any]]:
+    """An agent's distinct recorded configuration sources (a run without one counts as unrecorded)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for src in g["source"]:
+        src = src if isinstance(src, dict) else {}
+        seen.setdefault(json.dumps(src, sort_keys=True), src)
+    return [seen[k] for k in sorted(seen)]
+
+
 def analyse_suite(
     name: str,
-    loaded: Loaded,
     runs: pd.DataFrame,
     curves: pd.DataFrame,
     cov: pd.DataFrame,
     constants: dict[str, Any] | None,
+    terms: dict[tuple[str, str], Terms],
     opts: Options,
     out_dir: Path,
     diag: pd.DataFrame | None = None,
@@ -88,23 +104,28 @@ def analyse_suite(
     )
     if sr.empty:
         return sec
+    sec.terms = {task: t for (suite, task), t in terms.items() if suite == name}
+    sec.unranked = sorted(set(sr["agent"]) - set(sr.loc[sr["ranked"], "agent"]))
+    sec.sources = {str(a): _distinct_sources(g) for a, g in sr.groupby("agent", sort=True)}
     known = set((constants or {}).get("tasks", {}))
     sec.no_constants = sorted(set(sr["task"]) - known)
-    normalized = sr[sr["task"].isin(known) & np.isfinite(sr["norm_best"].astype(float))]
+    normalized = sr[sr["task"].isin(known)]
     raw = sr[sr["task"].isin(sec.no_constants) & np.isfinite(sr["best"].astype(float))]
-    matrices, sec.tasks, sec.left_out = score_matrices(sr[sr["task"].isin(known)])
+    matrices, sec.tasks, sec.left_out = score_matrices(normalized[normalized["ranked"]], "norm_primary")
     fig_dir = out_dir / "figures" / sec.slug
-    if not normalized.empty:
-        sec.figures["bars"] = figures.per_task_bars(normalized, fig_dir / "per_task_bars.png")
+    if np.isfinite(sec.ranked["norm_iqm"].astype(float)).any():
+        sec.figures["heatmap"] = figures.heatmap(sec.per_task, fig_dir / "heatmap.png")
+    if np.isfinite(normalized["norm_primary"].astype(float)).any():
+        sec.figures["dots"] = figures.per_task_dots(normalized, fig_dir / "per_task.png")
         sec.figures["compute"] = figures.compute_view(normalized, fig_dir / "compute.png")
     if not raw.empty:
         sec.figures["raw"] = figures.per_task_raw(raw, fig_dir / "per_task_raw.png")
     sc = curves[curves["suite"] == name]
     if not sc.empty:
-        sec.figures["curves"] = figures.learning_curves(sc, fig_dir / "learning_curves.png")
+        budgets = {task: t.budget for task, t in sec.terms.items()}
+        sec.figures["curves"] = figures.learning_curves(sc, fig_dir / "learning_curves.png", budgets)
     if matrices and sec.tasks:
         sec.aggregates = stats.interval_estimates(matrices, reps=opts.reps, seed=opts.seed)
-        sec.final_iqm = final_iqm(sr[sr["task"].isin(sec.tasks)], sec.tasks, opts)
         sec.figures["aggregates"] = figures.aggregate_intervals(sec.aggregates, fig_dir / "aggregates.png")
         agents = sorted(matrices)
         if len(agents) > 1:
@@ -112,11 +133,19 @@ def analyse_suite(
             sec.figures["poi"] = figures.poi_heatmap(sec.poi, agents, fig_dir / "probability_of_improvement.png")
         prof = stats.performance_profile(matrices, TAUS, reps=opts.reps_small, seed=opts.seed)
         sec.figures["profiles"] = figures.performance_profiles(TAUS, prof, fig_dir / "performance_profiles.png")
-        grid, eff = efficiency_curves(sc, sr, sec.tasks)
+    own, sec.own_tasks, _ = score_matrices(normalized, "norm_best")
+    if own and sec.own_tasks:
+        sec.best_iqm = _iqm(own, opts)
+        sec.final_iqm = final_iqm(normalized[normalized["task"].isin(sec.own_tasks)], sec.own_tasks, opts)
+        grid, eff, complete = efficiency_curves(normalized, sec.own_tasks)
         if len(grid):
             eff_ci = stats.sample_efficiency(eff, reps=opts.reps_small, seed=opts.seed)
-            sec.figures["efficiency"] = figures.sample_efficiency(grid, eff_ci, fig_dir / "sample_efficiency.png")
+            common = {t.budget for task, t in sec.terms.items() if task in sec.own_tasks}
+            sec.figures["efficiency"] = figures.sample_efficiency(
+                grid, eff_ci, complete, fig_dir / "sample_efficiency.png", common.pop() if len(common) == 1 else None
+            )
     sec.figures = {k: sec.figures[k] for k in FIGURE_TITLES if sec.figures.get(k) is not None}
+    sec.verdict = verdict.verdict(sec)
     sd = diag[diag["suite"] == name] if diag is not None else pd.DataFrame()
     for task, g in sd.groupby("task", sort=True):
         if np.isfinite(g["value"].astype(float)).any():
@@ -126,13 +155,17 @@ def analyse_suite(
     return sec
 
 
+def _iqm(matrices: dict[str, np.ndarray], opts: Options) -> dict[str, stats.Interval]:
+    return {a: v["iqm"] for a, v in stats.interval_estimates(matrices, reps=opts.reps, seed=opts.seed).items()}
+
+
 def final_iqm(runs: pd.DataFrame, tasks: list[str], opts: Options) -> dict[str, stats.Interval]:
-    """IQM of normalized final-policy scores, over exactly the aggregate's tasks (empty where some
-    agent lacks a final score on one of them, so that the two are never on different task sets)."""
+    """IQM of normalized final-policy scores, over exactly the given tasks (empty where some agent
+    lacks a final score on one of them, so that two aggregates are never on different task sets)."""
     matrices, final_tasks, _ = score_matrices(runs, "norm_final")
     if final_tasks != tasks:
         return {}
-    return {a: v["iqm"] for a, v in stats.interval_estimates(matrices, reps=opts.reps, seed=opts.seed).items()}
+    return _iqm(matrices, opts)
 
 
 class ReportWriteError(Exception):
@@ -171,14 +204,15 @@ def build_report(
     except OSError as e:
         raise ReportWriteError(out_dir, e, started=False) from None
     try:
-        runs = run_table(loaded, constants, out_dir)
-        curves = curves_table(loaded, constants)
+        runs, terms = at_common_budget(run_table(loaded, constants, out_dir), constants, opts.unranked)
+        curves = curves_table(loaded)
         diag = diagnostics_table(loaded)
         cov = coverage(loaded, runs)
         names = sorted(set(runs["suite"]) | set(loaded.planned))
-        sections = [analyse_suite(n, loaded, runs, curves, cov, constants, opts, work, diag) for n in names]
+        sections = [analyse_suite(n, runs, curves, cov, constants, terms, opts, work, diag) for n in names]
         paper_df = tables.paper_comparison(runs, paper, constants) if paper else pd.DataFrame()
         _write_tables(work, sections, paper_df, cov)
+        (work / "summary.json").write_text(summary.dumps(summary.summary(sections, paper_df, constants)))
         (work / "headline.md").write_text(headline.render(sections, paper_df))
         (work / "README.md").write_text(render_markdown(loaded, sections, paper_df, constants, opts, work))
         (work / "index.html").write_text(render_html(loaded, sections, paper_df, constants, opts, work, runs))
@@ -227,12 +261,17 @@ def _write_tables(work: Path, sections: list[SuiteSection], paper_df: pd.DataFra
         if sec.per_task.empty:
             continue
         sec.per_task.pipe(tables.per_task_csv).to_csv(tdir / f"{sec.slug}_per_task.csv", index=False)
-        disp = tables.per_task_display(sec.per_task)
-        (tdir / f"{sec.slug}_per_task.md").write_text(tables.markdown_table(disp))
-        (tdir / f"{sec.slug}_per_task.tex").write_text(
-            tables.latex_table(disp, f"Suite {sec.name}: per-task results (best = median $\\pm$ std over seeds)")
+        views = (
+            ("per_task", tables.RANKING_COLUMNS, True, "per task at the common budget"),
+            ("own_budget", tables.OWN_BUDGET_COLUMNS, False, "each agent at its own budget"),
         )
-        if sec.aggregates:
+        for stem, columns, ranked_only, what in views:
+            disp = tables.display(sec.per_task, columns, ranked_only)
+            (tdir / f"{sec.slug}_{stem}.md").write_text(tables.markdown_table(disp))
+            (tdir / f"{sec.slug}_{stem}.tex").write_text(
+                tables.latex_table(disp, f"Suite {sec.name}: {what} (median $\\pm$ std over seeds)")
+            )
+        if sec.aggregates or sec.best_iqm:
             aggregate_frame(sec).to_csv(tdir / f"{sec.slug}_aggregates.csv", index=False)
     if not paper_df.empty:
         paper_df.to_csv(tdir / "paper_comparison.csv", index=False)
@@ -260,45 +299,29 @@ def render_markdown(
         "",
         "## How to read this report",
         "",
-        "- **Score**: the paper's per-run result, the best evaluation score (total reward / finished "
-        "episodes over the evaluation steps); *final* = the final policy's mean episode return.",
-        "- **Normalized** = (score − floor) / (ceiling − floor): 0 = random agent, 1 = ceiling. "
-        + constants_line(constants),
-        f"- **Failure policy**: {POLICY}.",
-        f"- **Aggregates** (rliable's IQM, median, mean, optimality gap): 95% percentile CIs from "
-        f"{opts.reps:,} stratified bootstrap resamples (tasks resampled independently, runs within a "
-        f"task with replacement); only over tasks every agent of the suite has runs on. Probability "
-        f"of improvement, performance profiles, sample-efficiency curves and per-task IQMs use "
-        f"{opts.reps_small:,} resamples.",
-        f"- **Winner** (bold in per-task tables): the leader (highest median) beats every other agent "
-        f"in a two-sided permutation test of mean best scores (exact for small samples), Holm-corrected "
-        f"within the task, at α = {tables.ALPHA}. With 3 seeds per agent no test can reach it (the "
-        f"smallest exact p is 0.1): run ≥ 5 seeds for claims.",
+        *(f"- **{label}**: {text}" for label, text in how_to_read(constants, opts)),
         "",
         "## Headline",
         "",
         headline.render(sections, paper_df),
     ]
     for sec in sections:
-        lines += [
-            f"## Suite `{tables.md_escape(sec.name)}`",
-            "",
-            "### Coverage",
-            "",
-            md(coverage_display(sec.coverage)),
-        ]
-        if sec.aggregates:
-            lines += [
-                "### Aggregate (normalized best score)",
-                "",
-                f"Over {len(sec.tasks)} tasks: {', '.join(map(tables.md_escape, sec.tasks))}.",
-                "",
-            ]
-            if sec.left_out:
-                lines += [f"Left out (not every agent has runs): {', '.join(map(tables.md_escape, sec.left_out))}.", ""]
-            lines += [md(aggregate_display(sec))]
-            if sec.poi:
-                lines += ["### Probability of improvement", "", md(poi_display(sec))]
+        lines += [f"## Suite `{tables.md_escape(sec.name)}`", ""]
+        if not sec.per_task.empty and not sec.ranked.empty:
+            lines += ["### The ranking at the common budget", ""]
+            if sec.aggregates:
+                lines += [f"Over {len(sec.tasks)} tasks: {', '.join(map(tables.md_escape, sec.tasks))}.", ""]
+                if sec.left_out:
+                    lines += [
+                        "Left out (not every ranked agent has scores): "
+                        + ", ".join(map(tables.md_escape, sec.left_out))
+                        + ".",
+                        "",
+                    ]
+                lines += [md(aggregate_display(sec))]
+                if sec.poi:
+                    lines += ["Probability of improvement:", "", md(poi_display(sec))]
+            lines += [md(tables.display(sec.per_task, tables.RANKING_COLUMNS, ranked_only=True))]
         if sec.no_constants:
             lines += [
                 f"No normalization constants for {', '.join(map(tables.md_escape, sec.no_constants))}: "
@@ -306,12 +329,16 @@ def render_markdown(
                 "",
             ]
         if not sec.per_task.empty:
-            lines += ["### Per task", "", md(tables.per_task_display(sec.per_task))]
+            lines += ["### Each agent at its own budget", "", OWN_BUDGET_NOTE, ""]
+            if sec.best_iqm:
+                lines += [md(own_budget_display(sec))]
+            lines += [md(tables.display(sec.per_task, tables.OWN_BUDGET_COLUMNS))]
         if sec.figures:
             lines += ["### Figures", ""]
             for key, path in sec.figures.items():
                 rel = path.relative_to(work).as_posix()
                 lines += [f"![{FIGURE_TITLES[key]}]({rel})", ""]
+        lines += ["### Coverage", "", md(coverage_display(sec.coverage))]
         if sec.diagnostics:
             lines += ["### Learning diagnostics", "", DIAGNOSTICS_NOTE, ""]
             for task, path in sec.diagnostics.items():
@@ -320,11 +347,7 @@ def render_markdown(
         lines += [
             "## Comparison with the paper (Tables 2 and 3)",
             "",
-            f"⚠ marks our median outside the paper's spread: more than {tables.PAPER_SPREAD:g} paper stds, "
-            f"or {tables.PAPER_MIN_TOLERANCE:.0%} of the task's normalization range where the paper's std is "
-            "smaller, from the paper's median. The paper trained up to 50M env steps with patience 20: "
-            "compare only runs with a comparable budget (env steps column). Cells without our runs are left "
-            "out here; `tables/paper_comparison.csv` has all of them.",
+            PAPER_NOTE,
             "",
             md(tables.paper_display(paper_df[paper_df["ours_runs"] > 0]))
             if (paper_df["ours_runs"] > 0).any()
@@ -334,5 +357,8 @@ def render_markdown(
         lines += ["## Rejected files", ""]
         lines += [f"- `{tables.md_escape(p)}`: {tables.md_escape(why)}" for p, why in loaded.rejected]
         lines += [""]
-    lines += ["Tables as CSV and LaTeX: `tables/`. Leaderboard: `index.html`.", ""]
+    lines += [
+        "Tables as CSV and LaTeX: `tables/`. Machine-readable summary: `summary.json`. Leaderboard: `index.html`.",
+        "",
+    ]
     return "\n".join(lines)

@@ -58,29 +58,75 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def per_task_bars(runs: pd.DataFrame, path: Path) -> Path:
-    """The paper's Figure 3 view: one bar group per agent, one bar per task (the mean normalized
-    best validation reward over its runs), every run as a dot."""
-    d = runs[np.isfinite(runs["norm_best"].astype(float))]
-    agents = sorted(d["agent"].unique())
-    tasks = sorted(d["task"].unique())
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(tasks) * len(agents) + 3), 4.2))
-    pal = dict(zip(tasks, sns.color_palette("husl" if len(tasks) > 10 else "colorblind", len(tasks)), strict=True))
-    same = dict(x="agent", y="norm_best", hue="task", order=agents, hue_order=tasks, palette=pal, ax=ax)
-    sns.barplot(d, errorbar=None, alpha=0.75, **same)
-    sns.stripplot(d, dodge=True, jitter=False, size=2.5, edgecolor="black", linewidth=0.4, legend=False, **same)
-    ax.axhline(0, color="grey", lw=0.8, ls=":")
-    ax.axhline(1, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("")
-    ax.set_ylabel("normalized best validation reward")
-    ax.legend(
-        title="task",
-        bbox_to_anchor=(1.01, 1),
-        loc="upper left",
-        frameon=False,
-        ncol=1 if len(tasks) <= 20 else 2,
-        fontsize=8,
+def heatmap(per_task: pd.DataFrame, path: Path) -> Path:
+    """Task x agent: the normalized IQM at the common budget, coloured on [0, 1] (random to ceiling),
+    ★ on a task's winner and = on every agent the tests do not separate from the leader."""
+    d = per_task[per_task["ranked"]]
+    tasks, agents = sorted(d["task"].unique()), sorted(d["agent"].unique())
+    values = np.full((len(tasks), len(agents)), np.nan)
+    labels = np.full(values.shape, "", dtype=object)
+    for r in d.itertuples():
+        i, j = tasks.index(r.task), agents.index(r.agent)
+        values[i, j] = r.norm_iqm
+        if np.isfinite(r.norm_iqm):
+            mark = " ★" if r.winner else (" =" if r.top and d[d["task"] == r.task]["top"].sum() > 1 else "")
+            labels[i, j] = f"{r.norm_iqm:.2f}{mark}"
+    fig, ax = plt.subplots(figsize=(1.05 * len(agents) + 2.6, 0.3 * len(tasks) + 1.4))
+    sns.heatmap(
+        values,
+        annot=labels,
+        fmt="",
+        vmin=0,
+        vmax=1,
+        cmap="viridis",
+        xticklabels=agents,
+        yticklabels=tasks,
+        linewidths=0.5,
+        linecolor="white",
+        cbar_kws={"label": "normalized score (0 = random, 1 = ceiling)", "shrink": 0.6},
+        annot_kws={"fontsize": 7.5},
+        ax=ax,
     )
+    ax.xaxis.tick_top()
+    ax.tick_params(axis="x", labelrotation=30, labelsize=8.5, length=0)
+    ax.tick_params(axis="y", labelsize=8.5, length=0)
+    plt.setp(ax.get_xticklabels(), ha="left")
+    return _save(fig, path)
+
+
+def per_task_dots(runs: pd.DataFrame, path: Path) -> Path:
+    """One small panel per task: every ranked run's normalized score at the common budget as a dot,
+    the median as a bar, agents in the same order and colours everywhere."""
+    d = runs[runs["ranked"] & np.isfinite(runs["norm_primary"].astype(float))].copy()
+    d["norm_primary"] = d["norm_primary"].astype(float)
+    agents, tasks = sorted(d["agent"].unique()), sorted(d["task"].unique())
+    cols = min(5, len(tasks))
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * (0.32 * len(agents) + 1.1), 2.6 * rows), sharey=True, squeeze=False
+    )
+    fig.subplots_adjust(hspace=1.1 if len(agents) > 3 else 0.5, wspace=0.12)
+    pal = _palette(agents)
+    for ax, task in zip(axes.flat, tasks):
+        t = d[d["task"] == task]
+        for k, a in enumerate(agents):
+            v = np.sort(t.loc[t["agent"] == a, "norm_primary"].to_numpy())
+            if not len(v):
+                continue
+            spread = np.linspace(-0.18, 0.18, len(v))  # spread by rank, not random jitter: the same bytes
+            ax.scatter(k + spread, v, s=9, color=pal[a], edgecolor="black", linewidth=0.3, zorder=3)
+            ax.hlines(np.median(v), k - 0.35, k + 0.35, color="black", lw=1.2, zorder=4)
+        ax.axhline(0, color="grey", lw=0.6, ls=":")
+        ax.axhline(1, color="grey", lw=0.6, ls="--")
+        ax.set_title(task, fontsize=8)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.set_xticks(range(len(agents)), agents)
+        ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in axes.flat[len(tasks) :]:
+        ax.set_visible(False)
+    fig.supylabel("normalized score at the common budget", fontsize=9)
     return _save(fig, path)
 
 
@@ -174,20 +220,16 @@ def _bands(
     xlabel: str,
     ylabel: str,
     path: Path,
-    steps_axis: bool = False,
-    **plot_kw: object,
 ) -> Path:
     """One line per agent with its 95% CI band."""
     pal = _palette(list(lines))
     fig, ax = plt.subplots(figsize=(6, 4))
     for a in sorted(lines):
         p, lo, hi = lines[a]
-        ax.plot(x, p, color=pal[a], label=a, **plot_kw)
+        ax.plot(x, p, color=pal[a], label=a)
         ax.fill_between(x, lo, hi, color=pal[a], alpha=0.2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if steps_axis:
-        _steps_axis(ax)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     return _save(fig, path)
@@ -201,12 +243,32 @@ def performance_profiles(
 
 
 def sample_efficiency(
-    grid: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path
+    grid: np.ndarray,
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    complete: dict[str, np.ndarray],
+    path: Path,
+    common_budget: int | None = None,
 ) -> Path:
-    """IQM of the normalized best-so-far score over env steps, with 95% CI bands."""
-    return _bands(
-        grid, curves, "env steps", "IQM normalized best score so far", path, steps_axis=True, marker="o", ms=2.5
-    )
+    """IQM of normalized evaluation scores over env steps with 95% CI bands; solid while every run of
+    the agent is still evaluated, dotted after some have stopped; nothing past an agent's last run."""
+    pal = _palette(list(curves))
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for a in sorted(curves):
+        p, lo, hi = curves[a]
+        full = complete[a]
+        ax.plot(grid, np.where(full, p, np.nan), color=pal[a], label=a, marker="o", ms=2.5)
+        partial = ~full
+        partial[:-1] |= full[:-1] & ~full[1:]  # the dotted part starts at the last solid point
+        ax.plot(grid, np.where(partial, p, np.nan), color=pal[a], ls=":", lw=1.2)
+        ax.fill_between(grid, lo, hi, color=pal[a], alpha=0.15)
+    if common_budget:
+        ax.axvline(common_budget, color="black", lw=0.8, ls="--")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("IQM normalized evaluation score")
+    _steps_axis(ax)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    return _save(fig, path)
 
 
 def _run_lines(
@@ -239,20 +301,25 @@ def _run_lines(
     return g
 
 
-def learning_curves(curves: pd.DataFrame, path: Path) -> Path | None:
-    """Raw evaluation score of every run over env steps, one panel per task."""
+def learning_curves(curves: pd.DataFrame, path: Path, budgets: dict[str, int] | None = None) -> Path | None:
+    """Raw evaluation score of every run over env steps, one panel per task; a dashed line marks the
+    task's common budget."""
     d = curves[np.isfinite(curves["eval_score"].astype(float))].copy()
     if d.empty:
         return None
     g = _run_lines(d, "eval_score", "task", sorted(d["task"].unique()), height=2.4, aspect=1.3, sharex=False)
+    for task, ax in g.axes_dict.items():
+        if budgets and task in budgets:
+            ax.axvline(budgets[task], color="black", lw=0.7, ls="--")
     g.set_axis_labels("env steps", "eval score (paper metric)")
     return _save(g.figure, path)
 
 
 def compute_view(runs: pd.DataFrame, path: Path) -> Path | None:
-    """Score against compute: each run's normalized best score vs its block's wall-clock seconds."""
-    d = runs[np.isfinite(runs["norm_best"].astype(float))].copy()
-    d["wall_s"] = d["run_s"].astype(float) + d["compile_s"].astype(float)
+    """Score against compute: each ranked run's normalized score at the common budget vs its share of
+    its seed block's wall-clock seconds (compile + run, divided by the block's seeds)."""
+    d = runs[runs["ranked"] & np.isfinite(runs["norm_primary"].astype(float))].copy()
+    d["wall_s"] = (d["run_s"].astype(float) + d["compile_s"].astype(float)) / d["block_size"].astype(float)
     d = d[np.isfinite(d["wall_s"])]
     if d.empty:  # only failure records: no timing to plot
         return None
@@ -261,7 +328,7 @@ def compute_view(runs: pd.DataFrame, path: Path) -> Path | None:
     sns.scatterplot(
         d,
         x="wall_s",
-        y="norm_best",
+        y="norm_primary",
         hue="agent",
         hue_order=agents,
         palette=_palette(agents),
@@ -271,8 +338,8 @@ def compute_view(runs: pd.DataFrame, path: Path) -> Path | None:
     )
     if (d["wall_s"] > 0).all():
         ax.set_xscale("log")
-    ax.set_xlabel("wall-clock seconds of the run's seed block (compile + run)")
-    ax.set_ylabel("normalized best score")
+    ax.set_xlabel("wall-clock seconds per run (its share of the seed block: compile + run)")
+    ax.set_ylabel("normalized score at the common budget")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
     return _save(fig, path)

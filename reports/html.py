@@ -3,24 +3,29 @@ site holds each image once), every string escaped."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
-from reports import tables
+from reports import tables, verdict
 from reports.load import Loaded
-from reports.scores import POLICY
 from reports.sections import (
     DIAGNOSTICS_NOTE,
     FIGURE_TITLES,
     NO_CONSTANTS_NOTE,
+    OWN_BUDGET_NOTE,
+    PAPER_NOTE,
     SuiteSection,
     aggregate_display,
-    constants_line,
     coverage_display,
+    how_to_read,
+    own_budget_display,
     poi_display,
 )
 
@@ -52,32 +57,37 @@ def _provenance(g: pd.DataFrame) -> list[str]:
     return out
 
 
-def _per_task_rows(sec: SuiteSection, runs: pd.DataFrame) -> list[dict[str, Any]]:
+def _rows(
+    sec: SuiteSection, runs: pd.DataFrame, columns: Sequence[tables.Column], ranked_only: bool
+) -> list[dict[str, Any]]:
+    """The rows of one per-task table, from the same column spec as the markdown and LaTeX ones."""
     rows = []
     sr = runs[runs["suite"] == sec.name]
-    disp = tables.per_task_display(sec.per_task)
-    for (_, raw), (_, d) in zip(sec.per_task.iterrows(), disp.iterrows()):
+    df = sec.ranked if ranked_only else sec.per_task
+    for _, raw in df.iterrows():
         g = sr[(sr["task"] == raw["task"]) & (sr["agent"] == raw["agent"])]
         rows.append(
             {
                 "task": raw["task"],
                 "agent": raw["agent"],
                 "winner": bool(raw["winner"]),
-                "cells": [
-                    (d["runs"], _sort_key(raw["runs"])),
-                    (d["best (median ± std)"], _sort_key(raw["best_median"])),
-                    (d["normalized IQM [95% CI]"], _sort_key(raw["norm_iqm"])),
-                    (d["final (mean)"], _sort_key(raw["final_mean"])),
-                    (d["budget (env steps per run)"], _sort_key(raw["budget_max"])),
-                    (d["env steps to stop (median)"], _sort_key(raw["env_steps_median"])),
-                    (d["steps/s (block)"], _sort_key(raw["steps_per_s"])),
-                    (d["p vs leader (Holm)"], _sort_key(raw["p_vs_leader"])),
-                ],
+                "cells": [(c.text(raw), _sort_key(c.key(raw))) for c in columns],
                 "links": [(f"seed {s}", link) for s, link in raw["links"]],
                 "provenance": _provenance(g),
             }
         )
     return rows
+
+
+_CODE = re.compile(r"`([^`]+)`")
+_BOLD = re.compile(r"\*\*([^*]+)\*\*")
+
+
+def inline(text: str) -> Markup:
+    """Markdown-inline text the report generated (names already escaped by `tables.md_escape`) as HTML:
+    `code` and **bold**, nothing else."""
+    text = str(text).replace("\\|", "|")
+    return Markup(_BOLD.sub(r"<b>\1</b>", _CODE.sub(r"<code>\1</code>", text)))
 
 
 def _image(path: Path, work: Path) -> str:
@@ -104,19 +114,26 @@ def render_html(
             {
                 "name": sec.name,
                 "id": f"suite-{sec.slug}",
+                "verdict": inline(sec.verdict),
+                "held_equal": inline(verdict.held_equal(sec)),
+                "sources": [inline(line.removeprefix("- ")) for line in verdict.source_lines(sec)],
+                "heatmap": _image(sec.figures["heatmap"], work) if "heatmap" in sec.figures else None,
                 "coverage": _frame(coverage_display(sec.coverage)),
                 "aggregates": _frame(aggregate_display(sec)) if sec.aggregates else None,
+                "own_aggregates": _frame(own_budget_display(sec)) if sec.best_iqm else None,
                 "poi": _frame(poi_display(sec)) if sec.poi else None,
                 "tasks": sec.tasks,
                 "left_out": sec.left_out,
                 "no_constants": sec.no_constants,
-                "per_task": _per_task_rows(sec, runs) if not sec.per_task.empty else [],
-                "figures": [(FIGURE_TITLES[k], _image(p, work)) for k, p in sec.figures.items()],
+                "ranking": _rows(sec, runs, tables.RANKING_COLUMNS, True) if not sec.ranked.empty else [],
+                "own_budget": _rows(sec, runs, tables.OWN_BUDGET_COLUMNS, False) if not sec.per_task.empty else [],
+                "figures": [(FIGURE_TITLES[k], _image(p, work)) for k, p in sec.figures.items() if k != "heatmap"],
                 "diagnostics": [
                     (f"{task}: learning diagnostics", _image(p, work)) for task, p in sec.diagnostics.items()
                 ],
             }
         )
+    paper_rows = paper_df[paper_df["ours_runs"] > 0] if not paper_df.empty else paper_df
     return (
         _env()
         .get_template("leaderboard.html.j2")
@@ -124,26 +141,14 @@ def render_html(
             suites=suites,
             n_valid=len(loaded.runs),
             rejected=[(str(p), why) for p, why in loaded.rejected],
-            constants_line=constants_line(constants),
+            how_to_read=[(label, inline(text)) for label, text in how_to_read(constants, opts)],
             diagnostics_note=DIAGNOSTICS_NOTE,
             no_constants_note=NO_CONSTANTS_NOTE,
-            policy=POLICY,
-            reps=opts.reps,
-            reps_small=opts.reps_small,
+            own_budget_note=inline(OWN_BUDGET_NOTE),
+            paper_note=inline(PAPER_NOTE),
             seed=opts.seed,
-            alpha=tables.ALPHA,
-            paper=_frame(tables.paper_display(paper_df[paper_df["ours_runs"] > 0]))
-            if not paper_df.empty and (paper_df["ours_runs"] > 0).any()
-            else None,
-            per_task_columns=[
-                "runs",
-                "best (median ± std)",
-                "normalized IQM [95% CI]",
-                "final (mean)",
-                "budget (env steps per run)",
-                "env steps to stop (median)",
-                "steps/s (block)",
-                "p vs leader (Holm)",
-            ],
+            paper=_frame(tables.paper_display(paper_rows)) if not paper_rows.empty else None,
+            ranking_columns=[c.title for c in tables.RANKING_COLUMNS],
+            own_budget_columns=[c.title for c in tables.OWN_BUDGET_COLUMNS],
         )
     )

@@ -45,6 +45,9 @@ def run_table(loaded: Loaded, constants: dict[str, Any] | None, report_dir: Path
                 best, final = c["floor"], c.get("floor_final", c["floor"])
         timing = run["timing"] or {}
         prov = run["provenance"]
+        budget = run["config"].get("budget") or {}
+        cv = run["curve"]
+        steps = np.asarray(cv["env_steps"], dtype=np.int64)
         row = {
             "suite": run["suite"],
             "task": run["task"],
@@ -59,12 +62,16 @@ def run_table(loaded: Loaded, constants: dict[str, Any] | None, report_dir: Path
             "final_raw": _num(run["final_score"]),
             "best_step": run["best_step"],
             "env_steps": run["env_steps"],
-            "budget": (run["config"].get("budget") or {}).get("max_env_steps", np.nan),
+            "budget": budget.get("max_env_steps", np.nan),
+            "eval_interval": budget.get("eval_interval", _interval(steps)),
+            "curve_steps": steps,
+            "curve_scores": np.array([np.nan if s is None else s for s in cv["eval_score"]], dtype=float),
             "num_evals": run["num_evals"],
             "steps_per_s": timing.get("steps_per_s", np.nan),
             "run_s": timing.get("run_s", np.nan),
             "compile_s": timing.get("compile_s", np.nan),
             "block_size": timing.get("block_size", 1),
+            "source": run.get("config_source"),
             "git_commit": prov["git_commit"],
             "git_dirty": prov["git_dirty"],
             "device": prov["device"],
@@ -76,11 +83,21 @@ def run_table(loaded: Loaded, constants: dict[str, Any] | None, report_dir: Path
             "link": _link(path, report_dir),
         }
         row["norm_best"] = normalize(row["best"], c)
+        row["norm_curve"] = (
+            (row["curve_scores"] - c["floor"]) / (c["ceiling"] - c["floor"])
+            if c is not None
+            else np.full(len(steps), np.nan)
+        )
         row["norm_final"] = normalize(row["final"], c, final=True)
         rows.append(row)
     cols = ["suite", "task", "agent", "seed", "status", "best", "final", "norm_best", "norm_final"]
     df = pd.DataFrame(rows) if rows else pd.DataFrame(columns=cols)
     return df.sort_values(["suite", "task", "agent", "seed"], kind="stable").reset_index(drop=True)
+
+
+def _interval(steps: np.ndarray) -> int:
+    """A run's evaluation interval where its config does not record one: its first evaluation's step."""
+    return int(steps[0]) if len(steps) else 0
 
 
 def _num(x: Any) -> float:
@@ -158,18 +175,12 @@ def score_matrices(runs: pd.DataFrame, column: str = "norm_best") -> tuple[dict[
     return out, tasks, left_out
 
 
-def curves_table(loaded: Loaded, constants: dict[str, Any] | None) -> pd.DataFrame:
-    """Long table of every evaluation: raw and normalized score, best so far, env steps, wall time."""
-    tasks = (constants or {}).get("tasks", {})
+def curves_table(loaded: Loaded) -> pd.DataFrame:
+    """Long table of every evaluation: raw score, env steps, wall time (the learning-curve figure)."""
     rows = []
     for run in loaded.runs:
         cv = run["curve"]
-        c = tasks.get(run["task"])
-        best = -np.inf
         for step, wall, score in zip(cv["env_steps"], cv["wall_time"], cv["eval_score"]):
-            s = np.nan if score is None else float(score)
-            if np.isfinite(s):
-                best = max(best, s)
             rows.append(
                 {
                     "suite": run["suite"],
@@ -179,23 +190,10 @@ def curves_table(loaded: Loaded, constants: dict[str, Any] | None) -> pd.DataFra
                     "status": run["status"],
                     "env_steps": step,
                     "wall_time": wall,
-                    "eval_score": s,
-                    "best_so_far": best if np.isfinite(best) else np.nan,
-                    "norm_best_so_far": normalize(best if np.isfinite(best) else np.nan, c),
+                    "eval_score": np.nan if score is None else float(score),
                 }
             )
-    cols = [
-        "suite",
-        "task",
-        "agent",
-        "seed",
-        "status",
-        "env_steps",
-        "wall_time",
-        "eval_score",
-        "best_so_far",
-        "norm_best_so_far",
-    ]
+    cols = ["suite", "task", "agent", "seed", "status", "env_steps", "wall_time", "eval_score"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -223,38 +221,48 @@ def diagnostics_table(loaded: Loaded) -> pd.DataFrame:
 
 
 def efficiency_curves(
-    curves: pd.DataFrame, runs: pd.DataFrame, tasks: list[str], points: int = 20
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Normalized best-so-far score of every run at common env-step checkpoints.
+    runs: pd.DataFrame, tasks: list[str], points: int = 40
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Normalized evaluation scores (no maximum over evaluations) of every run at common env-step
+    checkpoints, each run only from its first to its last evaluation: a run is never drawn past
+    the steps it trained. Failed and diverged runs follow the failure policy (0 while they ran).
 
-    A run that stopped early keeps its best (what early stopping would report at any later
-    budget); failed and diverged runs follow the failure policy (0 throughout). Returns the
-    checkpoints and, per agent, a (points, runs, tasks) array padded with NaN.
+    Returns the checkpoints, per agent a (points, runs, tasks) array padded with NaN, and per agent
+    whether every one of its runs is present at each checkpoint.
     """
-    ok = curves[curves["task"].isin(tasks)]
-    if ok.empty:
-        return np.zeros(0), {}
-    first = ok.groupby(["agent", "task", "seed"])["env_steps"].min().max()
-    last = int(runs[runs["task"].isin(tasks)]["env_steps"].max())
+    ok = runs[runs["task"].isin(tasks) & np.isfinite(runs["norm_best"].astype(float))]
+    evaluated = ok[ok["curve_steps"].map(len) > 0]
+    if evaluated.empty:
+        return np.zeros(0), {}, {}
+    first = int(min(s[0] for s in evaluated["curve_steps"]))
+    last = int(max(s[-1] for s in evaluated["curve_steps"]))
     grid = np.unique(np.linspace(first, max(last, first), points).round().astype(np.int64))
     out: dict[str, np.ndarray] = {}
-    for agent, g in runs[runs["task"].isin(tasks)].groupby("agent"):
+    complete: dict[str, np.ndarray] = {}
+    for agent, g in ok.groupby("agent"):
         per_task = []
         for t in tasks:
             cols = []
             for r in g[g["task"] == t].itertuples():
-                if r.status in PENALIZED:
-                    cols.append(np.where(np.isfinite(r.norm_best), 0.0, np.nan) * np.ones(len(grid)))
+                steps = r.curve_steps
+                if len(steps) == 0:
+                    cols.append(np.full(len(grid), np.nan))
                     continue
-                cv = ok[(ok["agent"] == agent) & (ok["task"] == t) & (ok["seed"] == r.seed)]
-                steps, vals = cv["env_steps"].to_numpy(), cv["norm_best_so_far"].to_numpy(float)
                 idx = np.searchsorted(steps, grid, side="right") - 1
-                cols.append(np.where(idx >= 0, vals[np.clip(idx, 0, None)], np.nan))
+                live = (idx >= 0) & (grid <= steps[-1])
+                if r.status in PENALIZED:
+                    vals = np.zeros(len(grid))
+                else:
+                    vals = r.norm_curve[np.clip(idx, 0, None)]
+                cols.append(np.where(live, vals, np.nan))
             per_task.append(cols)
         n = max((len(c) for c in per_task), default=0)
         arr = np.full((len(grid), n, len(tasks)), np.nan)
+        present = np.ones(len(grid), dtype=bool)
         for j, cols in enumerate(per_task):
             for i, col in enumerate(cols):
                 arr[:, i, j] = col
-        out[agent] = arr
-    return grid, out
+                present &= np.isfinite(col)
+        out[str(agent)] = arr
+        complete[str(agent)] = present
+    return grid, out, complete

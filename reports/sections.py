@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reports import figures, stats, tables
+from reports.budget import Terms
+from reports.scores import POLICY
 
 
 @dataclass
@@ -17,28 +20,47 @@ class SuiteSection:
     slug: str
     coverage: pd.DataFrame
     per_task: pd.DataFrame
+    terms: dict[str, Terms] = field(default_factory=dict)
+    """task -> what its ranking holds equal (common budget, evaluation grid)."""
+    unranked: list[str] = field(default_factory=list)
+    """Agents the report was told to show only at their own budget (`--unranked`)."""
     tasks: list[str] = field(default_factory=list)
+    """The tasks of the aggregates: every ranked agent has primary scores on them."""
     left_out: list[str] = field(default_factory=list)
     no_constants: list[str] = field(default_factory=list)
     aggregates: dict[str, dict[str, stats.Interval]] = field(default_factory=dict)
-    final_iqm: dict[str, stats.Interval] = field(default_factory=dict)
-    """agent -> IQM of normalized final-policy scores over the same tasks: the best score is a maximum
-    over many noisy evaluations, and this shows how much of it the last policy keeps."""
+    """agent -> rliable's aggregate metrics of normalized primary scores at the common budget."""
     poi: dict[tuple[str, str], stats.Interval] = field(default_factory=dict)
+    own_tasks: list[str] = field(default_factory=list)
+    """The tasks of the own-budget aggregates: every agent (ranked or not) has runs on them."""
+    best_iqm: dict[str, stats.Interval] = field(default_factory=dict)
+    """agent -> IQM of normalized best scores at its own budget: the paper's metric, a maximum over
+    evaluations, which grows with their number (the random agent's value shows by how much)."""
+    final_iqm: dict[str, stats.Interval] = field(default_factory=dict)
+    """agent -> IQM of normalized final-policy scores at its own budget."""
+    sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """agent -> the distinct configuration sources its runs record (`config_source`)."""
+    verdict: str = ""
     figures: dict[str, Path] = field(default_factory=dict)
     diagnostics: dict[str, Path] = field(default_factory=dict)
     """task -> its small-multiples figure of the agents' learning diagnostics."""
 
+    @property
+    def ranked(self) -> pd.DataFrame:
+        return self.per_task[self.per_task["ranked"]] if not self.per_task.empty else self.per_task
+
 
 FIGURE_TITLES = {
-    "aggregates": "Aggregate metrics with 95% stratified-bootstrap CIs",
-    "poi": "Probability of improvement",
-    "profiles": "Performance profiles",
-    "efficiency": "Sample efficiency: IQM over env steps",
-    "bars": "Per task: normalized best validation reward (the paper's Figure 3 view)",
-    "raw": "Per task, raw scores: tasks without normalization constants",
-    "curves": "Learning curves per task",
-    "compute": "Score vs wall-clock",
+    "heatmap": "Normalized score at the common budget, per task and agent (★ winner, = not separated from the leader)",
+    "dots": "Per task: every run's normalized score at the common budget (bar: median)",
+    "aggregates": "Aggregate metrics at the common budget, with 95% stratified-bootstrap CIs",
+    "poi": "Probability of improvement at the common budget",
+    "profiles": "Performance profiles at the common budget",
+    "efficiency": "Sample efficiency: IQM of normalized evaluation scores over env steps (each run drawn up "
+    "to its last evaluation; dotted where some runs have stopped; vertical line: the common budget)",
+    "raw": "Per task, raw best scores: tasks without normalization constants",
+    "curves": "Learning curves per task (vertical line: the common budget)",
+    "compute": "Score at the common budget vs wall-clock per run",
 }
 DIAGNOSTICS_NOTE = (
     "Each agent's own health numbers at every evaluation, computed inside the training program "
@@ -47,39 +69,50 @@ DIAGNOSTICS_NOTE = (
     "entropy, approximate KL, clip fraction, value loss and explained variance."
 )
 
+BEST_IQM_TITLE = "IQM, best score (own budget)"
+FINAL_IQM_TITLE = "IQM, final policy (own budget)"
 
-FINAL_IQM_TITLE = "IQM, final policy"
+
+def _ci(iv: stats.Interval | None) -> str:
+    return tables.ci(iv.point, iv.low, iv.high) if iv is not None else "–"
 
 
 def aggregate_frame(sec: SuiteSection) -> pd.DataFrame:
+    """The aggregates as numbers (CSV): the ranking's metrics, then the own-budget IQMs."""
     rows = []
-    for agent, ms in sorted(sec.aggregates.items()):
-        row: dict[str, Any] = {"agent": agent}
+    for agent in sorted(set(sec.aggregates) | set(sec.best_iqm)):
+        row: dict[str, Any] = {"agent": agent, "ranked": agent in sec.aggregates}
         for m in stats.METRICS:
-            row[m], row[f"{m}_low"], row[f"{m}_high"] = ms[m].point, ms[m].low, ms[m].high
-        if agent in sec.final_iqm:
-            iv = sec.final_iqm[agent]
-            row["final_iqm"], row["final_iqm_low"], row["final_iqm_high"] = iv.point, iv.low, iv.high
+            iv = sec.aggregates.get(agent, {}).get(m, stats.Interval(np.nan, np.nan, np.nan))
+            row[m], row[f"{m}_low"], row[f"{m}_high"] = iv.point, iv.low, iv.high
+        for name, d in (("best_iqm", sec.best_iqm), ("final_iqm", sec.final_iqm)):
+            iv = d.get(agent, stats.Interval(np.nan, np.nan, np.nan))
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = iv.point, iv.low, iv.high
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def aggregate_display(sec: SuiteSection) -> pd.DataFrame:
+    """The ranking's aggregate metrics of ranked agents."""
     agents = sorted(sec.aggregates)
-    columns = {
-        "agent": agents,
-        **{
-            figures.METRIC_TITLES[m]: [
-                tables.ci(iv[m].point, iv[m].low, iv[m].high) for _, iv in sorted(sec.aggregates.items())
-            ]
-            for m in stats.METRICS
-        },
-    }
-    if sec.final_iqm:
-        columns[FINAL_IQM_TITLE] = [
-            tables.ci(iv.point, iv.low, iv.high) if (iv := sec.final_iqm.get(a)) else "–" for a in agents
-        ]
-    return pd.DataFrame(columns)
+    return pd.DataFrame(
+        {
+            "agent": agents,
+            **{figures.METRIC_TITLES[m]: [_ci(sec.aggregates[a][m]) for a in agents] for m in stats.METRICS},
+        }
+    )
+
+
+def own_budget_display(sec: SuiteSection) -> pd.DataFrame:
+    """Each agent at its own budget: the paper's best-score IQM and the final policy's."""
+    agents = sorted(set(sec.best_iqm) | set(sec.final_iqm))
+    return pd.DataFrame(
+        {
+            "agent": agents,
+            BEST_IQM_TITLE: [_ci(sec.best_iqm.get(a)) for a in agents],
+            FINAL_IQM_TITLE: [_ci(sec.final_iqm.get(a)) for a in agents],
+        }
+    )
 
 
 def poi_display(sec: SuiteSection) -> pd.DataFrame:
@@ -118,3 +151,59 @@ NO_CONSTANTS_NOTE = (
     "their failed/diverged runs are not scored. Measure a floor with `rtrrl-bench normalization --measure "
     "--task ID --plugin MODULE --write FILE` and build the report with `--constants FILE`."
 )
+
+
+OWN_BUDGET_NOTE = (
+    "Every agent at the budget it ran, unranked agents included. The best score is the paper's metric: the "
+    "maximum over a run's evaluations, so it grows with their number (compare with the `random` agent's, "
+    "which is noise alone); the final policy is scored once, on fresh episodes, at the end of the run. "
+    "Not a ranking: agents here may differ in budget and number of evaluations."
+)
+PAPER_NOTE = (
+    "The paper's cells next to our best scores at our own budget (the paper's metric). ⚠ marks our median "
+    f"outside the cell's tolerance: {tables.PAPER_SPREAD:g} paper stds, at least "
+    f"{tables.PAPER_MIN_TOLERANCE:.0%} of the task's normalization range. A cell is *trivial* when both "
+    "medians sit at the floor or both at the ceiling, and *cannot fail* when the tolerance covers the "
+    "task's whole range; only *informative* cells count as evidence of a reproduction. The paper trained "
+    "up to 50M env steps with patience 20: compare only runs with a comparable budget. Cells without our "
+    "runs are left out here; `tables/paper_comparison.csv` has all of them."
+)
+
+
+def how_to_read(constants: dict[str, Any] | None, opts: Any) -> list[tuple[str, str]]:
+    """The report's reading guide, as (label, text) pairs for the markdown and the page."""
+    from reports.budget import PRIMARY_TEXT
+
+    return [
+        (
+            "Ranking",
+            "every ranking (verdict, aggregates, probability of improvement, per-task winners, heatmap) compares "
+            "agents at a common budget per task: each run is cut at the smallest `max_env_steps` among the ranked "
+            f"agents and scored by {PRIMARY_TEXT}. A run that stopped early (patience) keeps its last evaluation.",
+        ),
+        (
+            "Own budget",
+            "below the ranking, each agent at the budget it ran, with the paper's best score (a maximum over "
+            "evaluations) and the final policy's score; not a ranking.",
+        ),
+        (
+            "Normalized",
+            "(score − floor) / (ceiling − floor): 0 = random agent, 1 = ceiling. "
+            + tables.md_escape(constants_line(constants)),
+        ),
+        ("Failure policy", f"{POLICY}."),
+        (
+            "Aggregates",
+            f"rliable's IQM, median, mean and optimality gap with 95% percentile CIs from {opts.reps:,} stratified "
+            "bootstrap resamples (tasks resampled independently, runs within a task with replacement); only over "
+            "tasks every ranked agent has scores on. Probability of improvement, performance profiles, "
+            f"sample-efficiency curves and per-task IQMs use {opts.reps_small:,} resamples.",
+        ),
+        (
+            "Winner",
+            "the leader (highest mean score) beats every other ranked agent in a two-sided permutation test of mean "
+            f"scores (exact for small samples), Holm-corrected within the task, at α = {tables.ALPHA}; agents the "
+            "tests do not separate from the leader are a tie (`a = b`). With 3 seeds per agent no test can reach "
+            "it (the smallest exact p is 0.1): run ≥ 5 seeds for claims.",
+        ),
+    ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,63 +31,94 @@ def median_std(x: np.ndarray) -> tuple[float, float]:
     return float(np.median(x)), float(np.std(x, ddof=1)) if len(x) > 1 else np.nan
 
 
-def per_task(runs: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
-    """One row per (task, agent) of one suite, with the winner marked only where the test says so.
+def ranking(scores: dict[str, np.ndarray], seed: int) -> tuple[str | None, dict[str, float], set[str]]:
+    """The leader (highest mean score: the statistic the test compares; then median, then name), each
+    other agent's Holm-adjusted p-value against it (two-sided permutation test of mean scores), and
+    the top group: the leader and every agent the test does not separate from it. A single-member
+    top group is a winner; a larger one is a tie, shown as such, never broken by the order of names."""
+    means = {a: float(np.nanmean(x)) if np.isfinite(x).any() else np.nan for a, x in scores.items()}
+    ranked = sorted(
+        (a for a in scores if np.isfinite(means[a])), key=lambda a: (-means[a], -median_std(scores[a])[0], a)
+    )
+    if not ranked:
+        return None, {}, set()
+    leader, others = ranked[0], ranked[1:]
+    raw = [stats.permutation_test(scores[leader], scores[a], seed=seed) for a in others]
+    adj = dict(zip(others, stats.holm(raw))) if others else {}
+    top = {leader} | {a for a in others if not (adj[a] < ALPHA and means[leader] > means[a])}
+    return leader, adj, top
 
-    The leader of a task is the agent with the highest median best score. It is the winner when a
-    two-sided permutation test (difference in means of best scores, exact for small samples) beats
-    every other agent at level ALPHA after Holm's correction over those comparisons.
-    """
+
+def _iqm(norm: np.ndarray, reps: int, seed: int, agent: str) -> stats.Interval | None:
+    norm = norm[np.isfinite(norm)]
+    if not len(norm):
+        return None
+    return stats.interval_estimates({agent: norm[:, None]}, reps=reps, seed=seed)[agent]["iqm"]
+
+
+def per_task(runs: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
+    """One row per (task, agent) of one suite: the ranking at the common budget (the primary score,
+    its normalized IQM, the Holm-corrected test against the leader, winner and top group), then the
+    same agent at its own budget (the paper's best score, the final policy, budget and speed)."""
     rows = []
     for task, g in runs.groupby("task", sort=True):
         cells = {a: ga for a, ga in g.groupby("agent", sort=True)}
-        best = {a: ga["best"].to_numpy(float) for a, ga in cells.items()}
-        medians = {a: median_std(b)[0] for a, b in best.items()}
-        ranked = sorted(
-            (a for a in cells if np.isfinite(medians[a])), key=lambda a: (-medians[a], -np.nanmean(best[a]), a)
-        )
-        leader = ranked[0] if ranked else None
-        others = [a for a in ranked[1:]]
-        raw_p = [stats.permutation_test(best[leader], best[a], seed=seed) for a in others] if leader else []
-        adj = dict(zip(others, stats.holm(raw_p))) if others else {}
-        winner = (
-            leader is not None
-            and bool(others)
-            and all(adj[a] < ALPHA and np.nanmean(best[leader]) > np.nanmean(best[a]) for a in others)
-        )
+        primary = {a: ga["primary"].to_numpy(float) for a, ga in cells.items() if ga["ranked"].all()}
+        leader, adj, top = ranking(primary, seed)
+        winner = leader if top == {leader} and len(primary) > 1 else None
         for a, ga in cells.items():
-            med, std = median_std(best[a])
-            norm = ga["norm_best"].to_numpy(float)
-            iqm = (
-                stats.interval_estimates({a: norm[np.isfinite(norm)][:, None]}, reps=reps, seed=seed)[a]["iqm"]
-                if np.isfinite(norm).any()
-                else None
-            )
+            ranked = a in primary
+            med, std = median_std(primary[a]) if ranked else (np.nan, np.nan)
+            best_med, best_std = median_std(ga["best"].to_numpy(float))
+            iqm = _iqm(ga["norm_primary"].to_numpy(float), reps, seed, a) if ranked else None
+            best_iqm = _iqm(ga["norm_best"].to_numpy(float), reps, seed, a)
             fin = ga["final"].to_numpy(float)
-            counted = np.isfinite(ga["best"].to_numpy(float))
+            wall = (ga["run_s"].astype(float) + ga["compile_s"].astype(float)) / ga["block_size"].astype(float)
             rows.append(
                 {
                     "task": task,
                     "agent": a,
-                    "runs": int(counted.sum()),
+                    "ranked": ranked,
+                    "runs": int(np.isfinite(ga["best"].to_numpy(float)).sum()),
                     "penalized": int(ga["status"].isin(("failed", "diverged")).sum()),
-                    "best_median": med,
-                    "best_std": std,
+                    "median": med,
+                    "std": std,
                     "norm_iqm": iqm.point if iqm else np.nan,
                     "norm_iqm_low": iqm.low if iqm else np.nan,
                     "norm_iqm_high": iqm.high if iqm else np.nan,
+                    "p_vs_leader": adj.get(a, np.nan),
+                    "leader": a == leader,
+                    "top": a in top,
+                    "winner": a == winner,
+                    "best_median": best_med,
+                    "best_std": best_std,
+                    "best_iqm": best_iqm.point if best_iqm else np.nan,
+                    "best_iqm_low": best_iqm.low if best_iqm else np.nan,
+                    "best_iqm_high": best_iqm.high if best_iqm else np.nan,
                     "final_mean": float(np.nanmean(fin)) if np.isfinite(fin).any() else np.nan,
                     "env_steps_median": float(ga["env_steps"].median()),
                     "budget_min": float(ga["budget"].min()),
                     "budget_max": float(ga["budget"].max()),
                     "steps_per_s": float(ga["steps_per_s"].median()),
-                    "p_vs_leader": adj.get(a, np.nan),
-                    "leader": a == leader,
-                    "winner": winner and a == leader,
+                    "wall_per_run_s": float(wall.median()) if np.isfinite(wall).any() else np.nan,
                     "links": list(zip(ga["seed"].tolist(), ga["link"].tolist())),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def task_result(g: pd.DataFrame) -> str:
+    """One task's verdict from its per-task rows: the winner, `a = b` for a top group the tests do not
+    separate, `none separate` when that group holds every ranked agent."""
+    ranked = g[g["ranked"]]
+    top = sorted(ranked.loc[ranked["top"], "agent"])
+    if ranked["winner"].any():
+        return str(ranked.loc[ranked["winner"], "agent"].iloc[0])
+    if not top:
+        return "–"
+    if len(top) == len(ranked) and len(top) > 1:
+        return "none separate"
+    return " = ".join(top)
 
 
 def paper_comparison(runs: pd.DataFrame, paper: dict[str, Any], constants: dict[str, Any] | None) -> pd.DataFrame:
@@ -107,6 +139,26 @@ def paper_comparison(runs: pd.DataFrame, paper: dict[str, Any], constants: dict[
                 for agent in [paper_agent, *(a for a in on_task if a.startswith(f"{paper_agent}@"))]:
                     rows.append(_paper_cell(runs, table, row, task, agent, cell, tasks_c, column))
     return pd.DataFrame(rows)
+
+
+INFORMATIVE, TRIVIAL, CANNOT_FAIL = "informative", "trivial", "cannot fail"
+"""How much a paper cell can tell: only an informative cell's agreement is evidence of a reproduction."""
+
+
+def reproduction_class(paper: float, ours: float, tolerance: float, c: dict[str, Any] | None) -> str:
+    """`cannot fail` when the tolerance around the paper's median covers the task's whole range (floor
+    to ceiling), `trivial` when both medians sit at the floor or both at the ceiling (within
+    PAPER_MIN_TOLERANCE of the range), else `informative`. Without constants a cell is informative."""
+    if c is None:
+        return INFORMATIVE
+    floor, ceiling = c["floor"], c["ceiling"]
+    if paper - tolerance <= floor and paper + tolerance >= ceiling:
+        return CANNOT_FAIL
+    p, o = ((x - floor) / (ceiling - floor) for x in (paper, ours))
+    low, high = PAPER_MIN_TOLERANCE, 1 - PAPER_MIN_TOLERANCE
+    if (p <= low and o <= low) or (p >= high and o >= high):
+        return TRIVIAL
+    return INFORMATIVE
 
 
 LR_FALLBACK = {"lr_actor": "lr_td", "lr_critic": "lr_td"}
@@ -164,17 +216,19 @@ def _paper_cell(
         ours = ours[ours["suite"] == suite]
     med, std = median_std(ours["best"].to_numpy(float)) if not ours.empty else (np.nan, np.nan)
     pm, ps = cell["median"], cell["std"]
-    flag, note = "", []
+    flag, note, tol, klass = "", [], np.nan, ""
     if pm is None:
         note.append("paper: nan (diverged)")
     if task in tasks_c:
         scale = tasks_c[task]["ceiling"] - tasks_c[task]["floor"]
     else:
         scale = abs(pm) if pm is not None else 0.0
-    if pm is not None and np.isfinite(med):
+    if pm is not None:
         tol = max(PAPER_SPREAD * (ps or 0.0), PAPER_MIN_TOLERANCE * abs(scale))
+    if pm is not None and np.isfinite(med):
         if abs(med - pm) > tol:
             flag = "higher" if med > pm else "lower"
+        klass = reproduction_class(pm, med, tol, tasks_c.get(task))
     if task.endswith("-popjym"):
         note.append("paper ran popjym; ours: the popjym-compat variant (difficulty unstated, Easy assumed)")
     elif (
@@ -204,6 +258,8 @@ def _paper_cell(
         "suite": suite or "",
         "ours_env_steps": float(ours["env_steps"].median()) if not ours.empty else np.nan,
         "ours_budget": budget,
+        "tolerance": tol,
+        "class": klass,
         "flag": flag,
         "setup": "; ".join(setup),
         "note": "; ".join(note),
@@ -262,25 +318,82 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
-def per_task_display(df: pd.DataFrame) -> pd.DataFrame:
-    """The per-task table as people read it (strings; the winner in bold)."""
-    out = pd.DataFrame(
-        {
-            "task": df["task"],
-            "agent": [f"**{a}**" if w else a for a, w in zip(df["agent"], df["winner"])],
-            "runs": [f"{n}" + (f" ({k} as floor)" if k else "") for n, k in zip(df["runs"], df["penalized"])],
-            "best (median ± std)": [pm(m, s) for m, s in zip(df["best_median"], df["best_std"])],
-            "normalized IQM [95% CI]": [
-                ci(p, lo, hi) for p, lo, hi in zip(df["norm_iqm"], df["norm_iqm_low"], df["norm_iqm_high"])
-            ],
-            "final (mean)": [fmt(x) for x in df["final_mean"]],
-            "budget (env steps per run)": [budget_range(lo, hi) for lo, hi in zip(df["budget_min"], df["budget_max"])],
-            "env steps to stop (median)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["env_steps_median"]],
-            "steps/s (block)": [fmt(int(x)) if np.isfinite(x) else "–" for x in df["steps_per_s"]],
-            "p vs leader (Holm)": ["leader" if lead else fmt(p, 3) for p, lead in zip(df["p_vs_leader"], df["leader"])],
-        }
-    )
-    return out
+@dataclass(frozen=True)
+class Column:
+    """One column of a per-task table, the same in markdown, LaTeX, CSV-facing displays and the page."""
+
+    title: str
+    text: Callable[[Mapping[str, Any]], str]
+    key: Callable[[Mapping[str, Any]], float]
+    """What the page's sorter compares (NaN: sorts last)."""
+
+
+def _p_text(r: Mapping[str, Any]) -> str:
+    if r["leader"]:
+        return "leader"
+    return fmt(r["p_vs_leader"], 3) + (" (not separated)" if r["top"] else "")
+
+
+def _runs_text(r: Mapping[str, Any]) -> str:
+    return f"{r['runs']}" + (f" ({r['penalized']} as floor)" if r["penalized"] else "")
+
+
+def _count(x: float) -> str:
+    return fmt(int(x)) if np.isfinite(x) else "–"
+
+
+RANKING_COLUMNS = (
+    Column("runs", _runs_text, lambda r: r["runs"]),
+    Column("score at the common budget (median ± std)", lambda r: pm(r["median"], r["std"]), lambda r: r["median"]),
+    Column(
+        "normalized IQM [95% CI]",
+        lambda r: ci(r["norm_iqm"], r["norm_iqm_low"], r["norm_iqm_high"]),
+        lambda r: r["norm_iqm"],
+    ),
+    Column("p vs leader (Holm)", _p_text, lambda r: r["p_vs_leader"]),
+)
+"""The ranking at the common budget: only ranked agents' rows."""
+
+OWN_BUDGET_COLUMNS = (
+    Column("runs", _runs_text, lambda r: r["runs"]),
+    Column(
+        "budget (env steps per run)",
+        lambda r: budget_range(r["budget_min"], r["budget_max"]),
+        lambda r: r["budget_max"],
+    ),
+    Column("best score (median ± std)", lambda r: pm(r["best_median"], r["best_std"]), lambda r: r["best_median"]),
+    Column(
+        "best, normalized IQM [95% CI]",
+        lambda r: ci(r["best_iqm"], r["best_iqm_low"], r["best_iqm_high"]),
+        lambda r: r["best_iqm"],
+    ),
+    Column("final policy (mean)", lambda r: fmt(r["final_mean"]), lambda r: r["final_mean"]),
+    Column("env steps to stop (median)", lambda r: _count(r["env_steps_median"]), lambda r: r["env_steps_median"]),
+    Column("steps/s (block)", lambda r: _count(r["steps_per_s"]), lambda r: r["steps_per_s"]),
+    Column("wall-clock per run", lambda r: seconds(r["wall_per_run_s"]), lambda r: r["wall_per_run_s"]),
+)
+"""Each agent at its own budget, the paper's max-over-evaluations metric included: every agent's rows."""
+
+
+def seconds(x: float) -> str:
+    """A duration as people say it: 42 s, 12 min, 1.3 h."""
+    if not np.isfinite(x):
+        return "–"
+    if x < 120:
+        return f"{x:.0f} s"
+    return f"{x / 60:.0f} min" if x < 5400 else f"{x / 3600:.1f} h"
+
+
+def display(df: pd.DataFrame, columns: Sequence[Column], ranked_only: bool = False) -> pd.DataFrame:
+    """A per-task table as people read it (strings; the winner in bold)."""
+    rows = df[df["ranked"]] if ranked_only else df
+    out = {
+        "task": rows["task"].tolist(),
+        "agent": [f"**{r['agent']}**" if r["winner"] else r["agent"] for _, r in rows.iterrows()],
+    }
+    for c in columns:
+        out[c.title] = [c.text(r) for _, r in rows.iterrows()]
+    return pd.DataFrame(out, columns=["task", "agent", *(c.title for c in columns)])
 
 
 def per_task_csv(df: pd.DataFrame) -> pd.DataFrame:
@@ -298,6 +411,8 @@ def paper_display(df: pd.DataFrame) -> pd.DataFrame:
                 pm(m, s) if np.isfinite(m) else "nan" for m, s in zip(df["paper_median"], df["paper_std"])
             ],
             "ours (median ± std)": [pm(m, s) for m, s in zip(df["ours_median"], df["ours_std"])],
+            "tolerance (±)": [fmt(t, 3) for t in df["tolerance"]],
+            "cell": df["class"],
             "runs": df["ours_runs"],
             "suite": df["suite"],
             "budget": [steps(x) for x in df["ours_budget"]],

@@ -13,6 +13,7 @@ import scipy.stats
 from report_data import AGENTS, CONSTANTS, TASKS, reference_dir, write_grid
 
 from reports import headline, tables
+from reports.budget import at_common_budget
 from reports.build import Options, build_report
 from reports.load import load_results
 from reports.scores import run_table
@@ -39,27 +40,37 @@ def _table(text: str) -> pd.DataFrame:
 def test_headline_cells_match_an_independent_computation(report):
     results, out = report
     shown = _table((out / "headline.md").read_text())
-    assert list(shown.index) == sorted(TASKS) and list(shown.columns) == [*AGENTS, "winner (Holm)"]
-    runs = run_table(load_results(results), CONSTANTS)
+    assert list(shown.index) == sorted(TASKS) and list(shown.columns) == [*AGENTS, headline.RESULT]
+    runs, _ = at_common_budget(run_table(load_results(results), CONSTANTS), CONSTANTS)
     per_task = tables.per_task(runs, reps=FAST.reps_small, seed=FAST.seed).set_index(["task", "agent"])
     for task in TASKS:
         c = CONSTANTS["tasks"][task]
         winners = []
         for agent in AGENTS:
-            g = runs[(runs.task == task) & (runs.agent == agent)]
-            # the failure policy by hand: a failed or diverged run scores the task's floor
-            best = np.where(g["status"].isin(["failed", "diverged"]), c["floor"], g["best"].to_numpy(float))
-            norm = (best - c["floor"]) / (c["ceiling"] - c["floor"])
+            # by hand from the files: every run has the same budget and grid, so its score at the common
+            # budget is its last evaluation; the failure policy gives failed and diverged runs the floor
+            score = np.array(
+                [
+                    c["floor"] if r["status"] in ("failed", "diverged") else r["curve"]["eval_score"][-1]
+                    for r in load_results(results).runs
+                    if (r["task"], r["agent"]) == (task, agent)
+                ]
+            )
+            norm = (score - c["floor"]) / (c["ceiling"] - c["floor"])
             cell = shown.loc[task, agent]
             bold = cell.startswith("**") and cell.endswith("**")
             cell = cell.strip("*")
-            assert cell.startswith(tables.pm(np.median(best), np.std(best, ddof=1)) + " ("), (task, agent, cell)
+            assert cell.startswith(tables.pm(np.median(score), np.std(score, ddof=1)) + " ("), (task, agent, cell)
             iqm = float(cell.split("(")[1].split(" [")[0])
             assert iqm == pytest.approx(scipy.stats.trim_mean(norm, 0.25), abs=5e-4), (task, agent)
             assert bold == bool(per_task.loc[(task, agent), "winner"]), (task, agent)
             winners += [agent] if bold else []
-        assert shown.loc[task, "winner (Holm)"] == (winners[0] if winners else "–")
-    assert "rtrrl" in set(shown["winner (Holm)"]), "the grid has a clear winner somewhere (else this test is idle)"
+        if winners:
+            assert shown.loc[task, headline.RESULT] == winners[0]
+        else:
+            top = sorted(a for a in AGENTS if per_task.loc[(task, a), "top"])
+            assert shown.loc[task, headline.RESULT] in (" = ".join(top), "none separate")
+    assert "rtrrl" in set(shown[headline.RESULT]), "the grid has a clear winner somewhere (else this test is idle)"
 
 
 def test_report_readme_opens_with_the_headline(report):
@@ -68,16 +79,18 @@ def test_report_readme_opens_with_the_headline(report):
     head = (out / "headline.md").read_text()
     assert "## Headline\n\n" + head in text
     assert text.index("## Headline") < text.index("## Suite `demo`")
-    assert "IQM of normalized best scores over the 3 tasks every agent ran" in head
+    assert head.index("**Verdict.**") < head.index("Held equal") < head.index("| task |")
+    assert "IQM of normalized scores at the common budget over the 3 tasks every ranked agent ran" in head
 
 
 def test_final_policy_iqm_matches_an_independent_computation(report):
-    """The final-policy line pools every run's normalized final score over the aggregate's tasks
-    (floor_final, not floor, is the zero) and takes scipy's 25% trimmed mean."""
+    """The own-budget line's final-policy IQM pools every run's normalized final score (floor_final,
+    not floor, is the zero) and takes scipy's 25% trimmed mean."""
     results, out = report
     head = (out / "headline.md").read_text()
-    line = next(ln for ln in head.splitlines() if ln.startswith("The same for each run's final policy"))
-    shown = {a: float(v) for a, v in re.findall(r"`([^`]+)` (-?[0-9.]+) \[", line)}
+    line = next(ln for ln in head.splitlines() if ln.startswith("Each agent at its own budget"))
+    final = line.split("of final-policy scores")[1]
+    shown = {a: float(v) for a, v in re.findall(r"`([^`]+)` (-?[0-9.]+) \[", final)}
     assert sorted(shown) == list(AGENTS)
     runs = run_table(load_results(results), CONSTANTS)
     for agent in AGENTS:
@@ -90,29 +103,36 @@ def test_final_policy_iqm_matches_an_independent_computation(report):
         assert shown[agent] == pytest.approx(scipy.stats.trim_mean(pooled, 0.25), abs=5e-4), agent
 
 
-def _per_task_row(task: str, agent: str, budget: float, winner: bool = False) -> dict:
+def _per_task_row(task: str, agent: str, mean: float, ranked: bool = True, winner: bool = False, top: bool = False):
     return {
         "task": task,
         "agent": agent,
-        "best_median": 1.0,
-        "best_std": 0.0,
+        "ranked": ranked,
+        "median": mean,
+        "std": 0.0,
         "norm_iqm": np.nan,
         "norm_iqm_low": np.nan,
         "norm_iqm_high": np.nan,
-        "budget_min": budget,
-        "budget_max": budget,
         "winner": winner,
+        "top": top or winner,
     }
 
 
-def test_columns_name_each_agents_budget_only_where_they_differ():
-    same = pd.DataFrame([_per_task_row("T", "a", 5e7), _per_task_row("T", "b", 5e7, winner=True)])
-    assert list(headline.task_by_agent(same).columns) == ["task", "a", "b", "winner (Holm)"]
-    assert headline.task_by_agent(same).iloc[0].tolist() == ["T", "1 ± 0", "**1 ± 0**", "b"]
-    mixed = pd.DataFrame([_per_task_row("T", "a", 5e7), _per_task_row("T", "b", 2e6), _per_task_row("U", "a", 5e7)])
-    df = headline.task_by_agent(mixed)
-    assert list(df.columns) == ["task", "a (50M)", "b (2M)", "winner (Holm)"]
-    assert df.set_index("task").loc["U", "b (2M)"] == "–", "an agent without runs on a task"
+def test_the_task_table_shows_ranked_agents_and_ties_as_ties():
+    df = pd.DataFrame(
+        [
+            _per_task_row("T", "a", 1.0, top=True),
+            _per_task_row("T", "b", 1.0, top=True),
+            _per_task_row("T", "c", 0.2),
+            _per_task_row("T", "capped", 1.0, ranked=False),
+            _per_task_row("U", "a", 1.0, winner=True),
+            _per_task_row("U", "b", 0.1),
+        ]
+    )
+    shown = headline.task_by_agent(df).set_index("task")
+    assert list(shown.columns) == ["a", "b", "c", headline.RESULT], "an unranked agent has no column"
+    assert shown.loc["T", headline.RESULT] == "a = b" and shown.loc["U", headline.RESULT] == "a"
+    assert shown.loc["U", "a"] == "**1 ± 0**" and shown.loc["U", "c"] == "–", "an agent without runs on a task"
 
 
 def _paper_cell(
@@ -128,6 +148,8 @@ def _paper_cell(
         "ours_std": 0.5,
         "ours_runs": ours_runs,
         "suite": "s",
+        "tolerance": 2.0,
+        "class": tables.INFORMATIVE,
         "flag": flag,
         "setup": setup,
         "note": note,
@@ -147,16 +169,17 @@ def test_paper_summary_counts_only_comparable_cells_with_runs():
         ]
     )
     lines = headline.paper_summary(df, ["s"])
-    assert lines[0].startswith("**Paper cells reproduced: 1 of 5**")
+    assert lines[0].startswith("**Paper cells reproduced: 1 of 5 informative cells**")
     off = [ln for ln in lines if ln.lstrip().startswith("- ")]
-    # grouped by agent, the agent's setup said once, each cell with its own note
+    # grouped by agent, the agent's setup said once, each cell with its tolerance and its own note
     assert off == [
         "- `x`",
-        "  - table2 B: ours 3 ± 0.5 vs the paper's 9 ± 1 (lower); budget 2M env steps per run, below the paper's 50M",
-        "  - table2 F: ours 3 ± 0.5 vs the paper's 1 ± 1 (higher)",
+        "  - table2 B: ours 3 ± 0.5 vs the paper's 9 ± 1 (tolerance ± 2, lower); budget 2M env steps per run, "
+        "below the paper's 50M",
+        "  - table2 F: ours 3 ± 0.5 vs the paper's 1 ± 1 (tolerance ± 2, higher)",
         "- `y`: tuned step sizes",
-        "  - table2 E: ours 3 ± 0.5 vs the paper's 1 ± 1 (higher)",
-        "  - table2 G: ours 3 ± 0.5 vs the paper's 1 ± 1 (higher)",
+        "  - table2 E: ours 3 ± 0.5 vs the paper's 1 ± 1 (tolerance ± 2, higher)",
+        "  - table2 G: ours 3 ± 0.5 vs the paper's 1 ± 1 (tolerance ± 2, higher)",
     ]
     assert headline.paper_summary(df, ["other suite"]) == []
 

@@ -15,6 +15,7 @@ from report_data import AGENTS, CONSTANTS, DIAGNOSTICS, TASKS, diagnostic_value,
 
 from benchmarks.storage import result_path, write_result
 from reports import tables
+from reports.budget import at_common_budget
 from reports.build import Options, build_report
 from reports.load import DATA_DIR, load_results
 from reports.scores import coverage, diagnostics_table, run_table
@@ -56,11 +57,17 @@ def test_coverage_counts_planned_missing_and_each_status(grid):
     assert cov["planned"].sum() == 3 * 3 * 5 - 2 + 1
 
 
+def _ranked_runs(results):
+    runs, _ = at_common_budget(run_table(load_results(results), CONSTANTS), CONSTANTS)
+    return runs
+
+
 def test_failed_and_diverged_runs_score_the_floor(grid):
     results, _, _ = grid
-    runs = run_table(load_results(results), CONSTANTS).set_index(["task", "agent", "seed"])
+    runs = _ranked_runs(results).set_index(["task", "agent", "seed"])
     for key, floor in [(("MemoryChain-4", "ppo", 1), -0.5), (("CartPole-vel", "rtrrl", 2), 20.0)]:
         assert runs.loc[key, "best"] == floor and runs.loc[key, "norm_best"] == 0.0
+        assert runs.loc[key, "primary"] == floor and runs.loc[key, "norm_primary"] == 0.0
     r = runs.loc[("CartPole-vel", "ppo", 0)]
     assert r["norm_best"] == pytest.approx((r["best"] - 20.0) / 480.0)
     assert r["norm_final"] == pytest.approx((r["final"] - 21.0) / 479.0)
@@ -79,19 +86,33 @@ def _exact_perm_p(x, y):
     return min(1.0, 2 * min(np.mean(d >= obs - 1e-12), np.mean(d <= obs + 1e-12)))
 
 
+def _primary_by_hand(results, task, agent):
+    """The score at the common budget from the files themselves: every run of the grid has the same
+    budget (5 evaluations, 1,000 steps apart), so the window of the last 10% holds only the last
+    evaluation; failed and diverged runs score the floor."""
+    out = []
+    for run in load_results(results).runs:
+        if (run["suite"], run["task"], run["agent"]) == ("demo", task, agent):
+            failed = run["status"] in ("failed", "diverged")
+            out.append(CONSTANTS["tasks"][task]["floor"] if failed else run["curve"]["eval_score"][-1])
+    return np.array(out)
+
+
 def test_per_task_table_matches_an_independent_computation(grid):
     results, _, _ = grid
-    runs = run_table(load_results(results), CONSTANTS)
+    runs = _ranked_runs(results)
     df = tables.per_task(runs[runs["suite"] == "demo"], reps=500, seed=0).set_index(["task", "agent"])
     for task in TASKS:
-        best = {a: runs[(runs.task == task) & (runs.agent == a)]["best"].to_numpy() for a in AGENTS}
+        score = {a: _primary_by_hand(results, task, a) for a in AGENTS}
         for a in AGENTS:
-            assert df.loc[(task, a), "best_median"] == pytest.approx(np.median(best[a]))
-            assert df.loc[(task, a), "best_std"] == pytest.approx(np.std(best[a], ddof=1))
-        leader = max(AGENTS, key=lambda a: np.median(best[a]))
+            assert df.loc[(task, a), "median"] == pytest.approx(np.median(score[a]))
+            assert df.loc[(task, a), "std"] == pytest.approx(np.std(score[a], ddof=1))
+            best = runs[(runs.task == task) & (runs.agent == a)]["best"].to_numpy()
+            assert df.loc[(task, a), "best_median"] == pytest.approx(np.median(best)), "the own-budget view"
+        leader = max(AGENTS, key=lambda a: np.mean(score[a]))
         assert df.loc[(task, leader), "leader"]
         others = [a for a in AGENTS if a != leader]
-        p = sorted((_exact_perm_p(best[leader], best[a]), a) for a in others)
+        p = sorted((_exact_perm_p(score[leader], score[a]), a) for a in others)
         holm = {
             a: min(1.0, max(len(p) * p[0][0], (len(p) - 1) * p[1][0])) if a == p[1][1] else min(1.0, len(p) * p[0][0])
             for _, a in p
@@ -99,37 +120,65 @@ def test_per_task_table_matches_an_independent_computation(grid):
         for a in others:
             assert df.loc[(task, a), "p_vs_leader"] == pytest.approx(holm[a])
             ref = scipy.stats.permutation_test(
-                (best[leader], best[a]),
+                (score[leader], score[a]),
                 lambda x, y: np.mean(x) - np.mean(y),
                 permutation_type="independent",
                 n_resamples=np.inf,
             ).pvalue
-            assert _exact_perm_p(best[leader], best[a]) == pytest.approx(ref)
+            assert _exact_perm_p(score[leader], score[a]) == pytest.approx(ref)
+            separated = holm[a] < 0.05 and score[leader].mean() > score[a].mean()
+            assert df.loc[(task, a), "top"] == (not separated), (task, a)
         assert df.loc[(task, leader), "winner"] == all(holm[a] < 0.05 for a in others)
+
+
+def _cells(scores: dict[str, list[float]]) -> pd.DataFrame:
+    """Per-task input rows: one per run, scored `scores[agent]` at the common budget."""
+    return pd.DataFrame(
+        [
+            {
+                "task": "T",
+                "agent": a,
+                "seed": s,
+                "ranked": True,
+                "primary": x,
+                "norm_primary": x,
+                "best": x,
+                "norm_best": x,
+                "final": x,
+                "status": "completed",
+                "env_steps": 1,
+                "budget": 1,
+                "steps_per_s": 1.0,
+                "run_s": 1.0,
+                "compile_s": 1.0,
+                "block_size": 1,
+                "link": "x",
+            }
+            for a, xs in scores.items()
+            for s, x in enumerate(xs)
+        ]
+    )
 
 
 def test_winner_needs_significance():
     """Three seeds each can never be significant (smallest exact two-sided p is 2/20)."""
-    rows = [
-        {
-            "task": "T",
-            "agent": a,
-            "seed": s,
-            "best": b + s * 0.01,
-            "norm_best": b,
-            "final": b,
-            "status": "completed",
-            "env_steps": 1,
-            "budget": 1,
-            "steps_per_s": 1.0,
-            "link": "x",
-        }
-        for a, b in (("good", 1.0), ("bad", 0.0))
-        for s in range(3)
-    ]
-    df = tables.per_task(pd.DataFrame(rows), reps=200, seed=0).set_index("agent")
+    df = tables.per_task(_cells({"good": [1.0, 1.01, 1.02], "bad": [0.0, 0.01, 0.02]}), reps=200, seed=0)
+    df = df.set_index("agent")
     assert df.loc["good", "leader"] and not df.loc["good", "winner"]
     assert df.loc["bad", "p_vs_leader"] == pytest.approx(0.1)
+    assert df.loc["bad", "top"], "not separated from the leader: a tie, shown as such"
+    assert tables.task_result(df.reset_index()) == "none separate"
+
+
+def test_ties_at_the_top_are_shown_as_ties_not_broken_by_name():
+    """Two agents at the ceiling in every run and one far below: the two tie, whatever their names."""
+    scores = {"b-solved": [1.0] * 6, "a-solved": [1.0] * 6, "weak": [0.1, 0.12, 0.09, 0.11, 0.1, 0.13]}
+    df = tables.per_task(_cells(scores), reps=200, seed=0)
+    assert not df["winner"].any()
+    assert set(df.loc[df["top"], "agent"]) == {"a-solved", "b-solved"}
+    assert tables.task_result(df) == "a-solved = b-solved"
+    clear = tables.per_task(_cells({**scores, "a-solved": [0.5, 0.52, 0.49, 0.5, 0.51, 0.5]}), reps=200, seed=0)
+    assert tables.task_result(clear) == "b-solved" and clear.set_index("agent").loc["b-solved", "winner"]
 
 
 def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
@@ -154,7 +203,7 @@ def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
                     hyperparameters=hp,
                 ),
             )
-    runs = run_table(load_results(tmp_path), CONSTANTS)
+    runs = _ranked_runs(tmp_path)
     df = tables.paper_comparison(runs, paper, CONSTANTS)
     cell = df[(df.table == "table2") & (df.paper_row == "CartPole-vel")].set_index("agent")
     assert cell.loc["rtrrl", "ours_median"] == 500.0 and cell.loc["rtrrl", "flag"] == ""
@@ -183,7 +232,7 @@ def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     assert shown.loc[("CartPole-vel", "linear-td"), "note"] == (
         f"{paper['columns']['linear-td']['setup']}; budget 2M env steps per run, below the paper's 50M"
     ), "the tables people read show the setup and the cell's own note together"
-    per_task = tables.per_task_display(tables.per_task(runs, reps=200, seed=0)).set_index("agent")
+    per_task = tables.display(tables.per_task(runs, reps=200, seed=0), tables.OWN_BUDGET_COLUMNS).set_index("agent")
     assert per_task.loc["linear-td", "budget (env steps per run)"] == "2M"
     popgym = df[(df.table == "table3") & (df.task == "PositionOnlyCartPoleEasy-popjym")]
     assert len(popgym) == 4 and popgym["note"].str.contains("popjym-compat").all()
@@ -199,13 +248,24 @@ def test_report_files_and_contents(built, grid):
         "tables/coverage.csv",
         "tables/demo_per_task.csv",
         "tables/demo_per_task.tex",
+        "tables/demo_own_budget.tex",
         "tables/demo_aggregates.csv",
+        "summary.json",
         "tables/paper_comparison.csv",
         "tables/paper_comparison.tex",
     ):
         assert f in names, f
     figs = {n for n in names if n.startswith("figures/demo/") and "/diagnostics/" not in n}
-    assert len(figs) == 7, figs
+    assert {n.removeprefix("figures/demo/") for n in figs} == {
+        "heatmap.png",
+        "per_task.png",
+        "aggregates.png",
+        "probability_of_improvement.png",
+        "performance_profiles.png",
+        "sample_efficiency.png",
+        "learning_curves.png",
+        "compute.png",
+    }
     assert {n for n in names if n.startswith("figures/demo/diagnostics/")} == {
         f"figures/demo/diagnostics/{t}.png" for t in TASKS
     }, "one small-multiples figure per task"
