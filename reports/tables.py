@@ -109,9 +109,11 @@ def per_task(runs: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
 
 def task_result(g: pd.DataFrame) -> str:
     """One task's verdict from its per-task rows: the winner, `a = b` for a top group the tests do not
-    separate, `none separate` when that group holds every ranked agent."""
-    ranked = g[g["ranked"]]
+    separate, `none separate` when that group holds every ranked agent, `–` with fewer than two."""
+    ranked = g[g["ranked"] & np.isfinite(g["median"].astype(float))]
     top = sorted(ranked.loc[ranked["top"], "agent"])
+    if len(ranked) < 2:
+        return "–"
     if ranked["winner"].any():
         return str(ranked.loc[ranked["winner"], "agent"].iloc[0])
     if not top:

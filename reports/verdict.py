@@ -76,15 +76,18 @@ def task_clause(sec: SuiteSection) -> str:
     if ranked.empty:
         return ""
     wins: dict[str, list[str]] = {}
-    ties, none = [], []
+    ties, none, compared = [], [], 0
     for task, g in ranked.groupby("task", sort=True):
         result = tables.task_result(g)
+        compared += result != "–"
         if g["winner"].any():
             wins.setdefault(result, []).append(str(task))
         elif result == "none separate":
             none.append(str(task))
         elif result != "–":
             ties.append(str(task))
+    if not compared:
+        return "No task has scores of two ranked agents yet"
     parts = [
         f"{_a(a)} wins {len(ts)} ({', '.join(map(tables.md_escape, ts))})"
         for a, ts in sorted(wins.items(), key=lambda kv: (-len(kv[1]), kv[0]))
@@ -96,8 +99,8 @@ def task_clause(sec: SuiteSection) -> str:
     if not wins:
         parts.insert(0, "no agent wins a task")
     return (
-        f"Per task (Holm-corrected permutation tests at α = {tables.ALPHA}, {ranked['task'].nunique()} tasks): "
-        + "; ".join(parts)
+        f"Per task (Holm-corrected permutation tests at α = {tables.ALPHA}, {compared} tasks with two or more "
+        "ranked agents): " + "; ".join(parts)
     )
 
 
@@ -130,10 +133,16 @@ def held_equal(sec: SuiteSection) -> str:
     intervals = sorted({t.interval for t in sec.terms.values()})
     grid = tables.steps(intervals[0]) + (f"–{tables.steps(intervals[-1])}, per task" if len(intervals) > 1 else "")
     seeds = _seeds(sec.ranked["links"].explode().dropna().map(lambda x: x[0])) if not sec.ranked.empty else ""
+    agents = sorted(set(sec.ranked["agent"]))
+    whose = (
+        "every ranked agent's own budget"
+        if limited == agents and len(budgets) == 1
+        else f"the smallest among the ranked agents: {_names(limited)}'s"
+    )
     line = (
-        f"Held equal on every task: the budget ({budget} env steps per run, the smallest among the ranked "
-        f"agents: {_names(limited)}'s), the evaluation grid (every {grid} steps), the score (the mean of each "
-        f"run's evaluations in the last {WINDOW:.0%} of that budget: no maximum over evaluations)"
+        f"Held equal on every task: the budget ({budget} env steps per run, {whose}), the evaluation grid "
+        f"(every {grid} steps), the score (the mean of each run's evaluations in the last {WINDOW:.0%} of that "
+        "budget: no maximum over evaluations)"
     )
     line += f" and the seeds ({seeds})." if seeds else "."
     if sec.unranked:
@@ -183,8 +192,8 @@ def source_lines(sec: SuiteSection) -> list[str]:
         overlap = sorted({t for s in sec.sources[agent] for t in tuned_on(s, g["task"], seeds)})
         if overlap:
             line += (
-                f" ⚠ ranked on {len(overlap)} of the {g['task'].nunique()} tasks it was chosen on, "
-                "with the same seeds: its scores there are not held-out"
+                f" ⚠ {len(overlap)} of the {g['task'].nunique()} tasks it is ranked on here were used to choose "
+                "this configuration, with the same seeds: its scores there are not held-out"
             )
         lines.append(line)
     return lines

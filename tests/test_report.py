@@ -179,6 +179,8 @@ def test_ties_at_the_top_are_shown_as_ties_not_broken_by_name():
     assert tables.task_result(df) == "a-solved = b-solved"
     clear = tables.per_task(_cells({**scores, "a-solved": [0.5, 0.52, 0.49, 0.5, 0.51, 0.5]}), reps=200, seed=0)
     assert tables.task_result(clear) == "b-solved" and clear.set_index("agent").loc["b-solved", "winner"]
+    alone = tables.per_task(_cells({"only": [1.0, 0.9, 0.8]}), reps=200, seed=0)
+    assert tables.task_result(alone) == "–", "one agent is no comparison: neither a winner nor a tie"
 
 
 def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
