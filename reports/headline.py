@@ -98,12 +98,18 @@ def paper_summary(paper_df: pd.DataFrame, suites: Sequence[str]) -> list[str]:
     off = inf[inf["flag"] != ""]
     lines = [
         f"**Paper cells reproduced: {counts['informative_reproduced']} of {counts['informative']} informative "
-        f"cells** (our median best score within the cell's tolerance of the paper's median: {tables.PAPER_SPREAD:g} "
-        f"paper stds, at least {tables.PAPER_MIN_TOLERANCE:.0%} of the task's range). Not counted: "
+        f"cells** (our median best score within the cell's tolerance of the paper's median: the larger of "
+        f"{tables.PAPER_SPREAD:g} paper stds and {tables.PAPER_MIN_TOLERANCE:.0%} of the task's range). Not counted: "
         f"{counts['trivial']} trivial cells (both at the floor or both at the ceiling; {counts['trivial_reproduced']} "
         f"agree) and {counts['cannot_fail']} that cannot fail (the tolerance covers the task's whole range; "
         f"{counts['cannot_fail_reproduced']} agree)."
     ]
+    if not off.empty:
+        higher = int((off["flag"] == "higher").sum())
+        lines[0] += (
+            f" Of the {len(off)} informative cells outside the tolerance, ours is higher in {higher} and lower "
+            f"in {len(off) - higher}."
+        )
     for klass in (tables.TRIVIAL, tables.CANNOT_FAIL):
         cells = comparable[comparable["class"] == klass].sort_values(["table", "paper_row", "agent"])
         if not cells.empty:

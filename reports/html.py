@@ -18,6 +18,7 @@ from reports.load import Loaded
 from reports.sections import (
     DIAGNOSTICS_NOTE,
     FIGURE_TITLES,
+    GLOSSARY,
     NO_CONSTANTS_NOTE,
     OWN_BUDGET_NOTE,
     PAPER_NOTE,
@@ -145,6 +146,7 @@ def render_html(
             diagnostics_note=DIAGNOSTICS_NOTE,
             no_constants_note=NO_CONSTANTS_NOTE,
             own_budget_note=inline(OWN_BUDGET_NOTE),
+            glossary=GLOSSARY,
             paper_note=inline(PAPER_NOTE),
             seed=opts.seed,
             paper=_frame(tables.paper_display(paper_rows)) if not paper_rows.empty else None,

@@ -153,6 +153,12 @@ NO_CONSTANTS_NOTE = (
 )
 
 
+GLOSSARY = (
+    "IQM: the mean of the middle half of all runs' normalized scores (0 = random, 1 = ceiling); P(X > Y): "
+    "the probability that a run of X scores above a run of Y on a task drawn at random; Holm: each task's "
+    "tests of the leader against every other agent, corrected for making several; optimality gap: how far "
+    "the runs fall short of the ceiling on average; CIs: 95% stratified bootstrap."
+)
 OWN_BUDGET_NOTE = (
     "Every agent at the budget it ran, unranked agents included. The best score is the paper's metric: the "
     "maximum over a run's evaluations, so it grows with their number (compare with the `random` agent's, "

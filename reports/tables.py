@@ -239,11 +239,11 @@ def _paper_cell(
         or "difficulty" in (row.get("settings") or "")
     ):
         note.append("paper ran popjym, which differs from popgym in several games")
-    setup = [column["setup"]] if column.get("setup") else []
+    setup = [f"the paper's numbers: {column['setup']}"] if column.get("setup") else []
     if column.get("table1") and not ours.empty:
         departures = table1_departures(ours["hyperparameters"], column["table1"])
         if departures:
-            setup.append(f"Table 1 → ours: {departures}")
+            setup.append(f"our runs depart from the paper's Table 1 in (paper → ours): {departures}")
     budget = float(ours["budget"].max()) if not ours.empty else np.nan
     if np.isfinite(budget) and budget < PAPER_BUDGET:
         note.append(f"budget {steps(budget)} env steps per run, below the paper's {steps(PAPER_BUDGET)}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from reports import tables
+from reports import stats, tables
 from reports.budget import WINDOW
 from reports.sections import SuiteSection
 
@@ -48,21 +48,32 @@ def _poi(sec: SuiteSection, a: str, b: str) -> str:
     return f"P({tables.md_escape(a)} > {tables.md_escape(b)}) = {iv.point:.2f} [{iv.low:.2f}, {iv.high:.2f}]"
 
 
+def _overlap(a: stats.Interval, b: stats.Interval) -> bool:
+    return a.low <= b.high and b.low <= a.high
+
+
 def aggregate_clause(sec: SuiteSection) -> str:
-    """Who leads the IQM and whom the probability of improvement separates it from."""
+    """Who has the highest IQM, whether the runner-up's interval overlaps it, and whom the
+    probability of improvement (its CI above one half) puts it ahead of."""
     agents = sorted(sec.aggregates)
     if len(agents) < 2:
         return f"only {_a(agents[0])} is ranked: nothing to compare" if agents else "no agent is ranked"
     iqm = {a: sec.aggregates[a]["iqm"] for a in agents}
     top = max(agents, key=lambda a: (iqm[a].point, a))
+    second = max((a for a in agents if a != top), key=lambda a: (iqm[a].point, a))
     close = [b for b in agents if b != top and not _separated(sec, top, b)]
     ahead = [b for b in agents if b != top and b not in close]
-    head = f"{_a(top)} has the highest IQM ({tables.ci(iqm[top].point, iqm[top].low, iqm[top].high)})"
+    ci = lambda a: tables.ci(iqm[a].point, iqm[a].low, iqm[a].high)
+    head = f"{_a(top)} has the highest IQM ({ci(top)}; next {_a(second)}, {ci(second)}"
+    head += ", the intervals overlap)" if _overlap(iqm[top], iqm[second]) else ")"
     if not close:
-        return head + f" and is ahead of every other agent (each P({tables.md_escape(top)} > other) CI above 0.5)"
+        return (
+            head + f"; the probability of improvement puts it ahead of every other agent (closest: "
+            f"{_poi(sec, top, second)})"
+        )
     parts = [
         head
-        + ", but the aggregate does not separate it from "
+        + ", and the probability of improvement does not separate it from "
         + "; ".join(f"{_a(b)} ({_poi(sec, top, b)})" for b in close)
     ]
     if ahead:
@@ -71,33 +82,40 @@ def aggregate_clause(sec: SuiteSection) -> str:
 
 
 def task_clause(sec: SuiteSection) -> str:
-    """Per-task outcomes: winners by agent, ties at the top, tasks where no agent separates."""
+    """Per-task outcomes: winners by agent (with their tasks), then how many tasks the tests leave
+    unseparated at the top, and on how many of those even the random agent is among the leaders."""
     ranked = sec.ranked
     if ranked.empty:
         return ""
     wins: dict[str, list[str]] = {}
-    ties, none, compared = [], [], 0
-    for task, g in ranked.groupby("task", sort=True):
+    unseparated, with_random, compared = 0, 0, 0
+    for _, g in ranked.groupby("task", sort=True):
         result = tables.task_result(g)
-        compared += result != "–"
+        if result == "–":
+            continue
+        compared += 1
         if g["winner"].any():
-            wins.setdefault(result, []).append(str(task))
-        elif result == "none separate":
-            none.append(str(task))
-        elif result != "–":
-            ties.append(str(task))
+            wins.setdefault(result, []).append(str(g["task"].iloc[0]))
+            continue
+        unseparated += 1
+        with_random += bool(((g["agent"] == "random") & g["top"]).any())
     if not compared:
         return "No task has scores of two ranked agents yet"
+    seeds = sorted(set(ranked["runs"].astype(int)))
     parts = [
         f"{_a(a)} wins {len(ts)} ({', '.join(map(tables.md_escape, ts))})"
         for a, ts in sorted(wins.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    ]
-    if ties:
-        parts.append(f"{len(ties)} end in a tie at the top ({', '.join(map(tables.md_escape, ties))})")
-    if none:
-        parts.append(f"on {len(none)} no agent separates from the others")
-    if not wins:
-        parts.insert(0, "no agent wins a task")
+    ] or ["no agent wins a task"]
+    if unseparated:
+        line = (
+            f"on the other {unseparated} the tests do not separate the leaders"
+            if wins
+            else (f"on {unseparated} the tests do not separate the leaders")
+        )
+        line += f" ({seeds[0]}–{seeds[-1]} runs per agent)" if len(seeds) > 1 else f" ({seeds[0]} runs per agent)"
+        if with_random:
+            line += f", and on {with_random} of those not even from `random`"
+        parts.append(line)
     return (
         f"Per task (Holm-corrected permutation tests at α = {tables.ALPHA}, {compared} tasks with two or more "
         "ranked agents): " + "; ".join(parts)
@@ -134,15 +152,23 @@ def held_equal(sec: SuiteSection) -> str:
     grid = tables.steps(intervals[0]) + (f"–{tables.steps(intervals[-1])}, per task" if len(intervals) > 1 else "")
     seeds = _seeds(sec.ranked["links"].explode().dropna().map(lambda x: x[0])) if not sec.ranked.empty else ""
     agents = sorted(set(sec.ranked["agent"]))
-    whose = (
-        "every ranked agent's own budget"
-        if limited == agents and len(budgets) == 1
-        else f"the smallest among the ranked agents: {_names(limited)}'s"
+    if limited == agents and len(budgets) == 1:
+        whose = "every ranked agent's own budget"
+    else:
+        longest = tables.steps(float(sec.ranked["budget_max"].max()))
+        whose = (
+            f"the smallest among the ranked agents: {_names(limited)}'s; others ran up to {longest}, shown "
+            "below at their own budget"
+        )
+    single = all(len(t.points) == 1 for t in sec.terms.values())
+    score = (
+        f"each run's evaluation at the budget, the only grid point in its last {WINDOW:.0%}"
+        if single
+        else f"the mean of each run's evaluations in the last {WINDOW:.0%} of that budget"
     )
     line = (
         f"Held equal on every task: the budget ({budget} env steps per run, {whose}), the evaluation grid "
-        f"(every {grid} steps), the score (the mean of each run's evaluations in the last {WINDOW:.0%} of that "
-        "budget: no maximum over evaluations)"
+        f"(every {grid} steps), the score ({score}: no maximum over evaluations)"
     )
     line += f" and the seeds ({seeds})." if seeds else "."
     if sec.unranked:

@@ -129,13 +129,14 @@ def test_the_verdict_names_a_leader_only_where_the_statistics_do(tmp_path):
     clear = build_report(tmp_path / "clear", tmp_path / "r1", FAST, data_dir=data)
     v = json.loads((clear.readme.parent / "summary.json").read_text())["suites"]["fair"]["verdict"]
     assert v.startswith("At a common budget of 2k env steps per run, `strong` has the highest IQM")
-    assert "is ahead of every other agent" in v and "`strong` wins 3" in v
+    assert "puts it ahead of every other agent (closest: P(strong > weak) = 1.00" in v and "`strong` wins 3" in v
 
     _two_agents(tmp_path / "tied", [0.5 + 0.02 * s for s in range(6)], [0.51 + 0.02 * s for s in range(6)])
     tied = build_report(tmp_path / "tied", tmp_path / "r2", FAST, data_dir=data)
     s = json.loads((tied.readme.parent / "summary.json").read_text())["suites"]["fair"]
-    assert "`weak` has the highest IQM" in s["verdict"] and "does not separate it from `strong`" in s["verdict"]
-    assert "no agent wins a task" in s["verdict"] and "on 3 no agent separates" in s["verdict"]
+    assert "`weak` has the highest IQM" in s["verdict"] and "the intervals overlap" in s["verdict"]
+    assert "does not separate it from `strong` (P(weak > strong) = " in s["verdict"]
+    assert "no agent wins a task; on 3 the tests do not separate the leaders (6 runs per agent)" in s["verdict"]
     assert all(t["winner"] is None and t["top"] == ["strong", "weak"] for t in s["tasks"].values())
     head = (tied.readme.parent / "headline.md").read_text()
     assert head.index("**Verdict.**") < head.index("| task |"), "the verdict comes first"

@@ -69,8 +69,8 @@ def _rows(driver, table_id):
     from selenium.webdriver.common.by import By
 
     table = driver.find_element(By.ID, table_id)
-    return [
-        [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+    return [  # textContent: a table inside a closed <details> is in the page but not displayed
+        [td.get_attribute("textContent").strip() for td in tr.find_elements(By.TAG_NAME, "td")]
         for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")
     ]
 

@@ -220,19 +220,21 @@ def test_paper_comparison_flags_cells_outside_the_paper_spread(tmp_path):
     assert "budget" not in cell.loc["rtrrl", "note"] and "budget" not in cell.loc["rtrrl@paper-code", "note"]
     # what differs from the paper's setup: its column's known setup, then the fields where the runs'
     # recorded hyperparameters leave the paper's Table 1 (None step sizes mean lr_td; unrecorded: unknown)
-    setup = paper["columns"]["rtrrl"]["setup"]
-    assert cell.loc["rtrrl", "setup"] == f"{setup}; Table 1 → ours: lr_rnn 0.001 → 0.0001, normalize_obs off → on"
+    setup = f"the paper's numbers: {paper['columns']['rtrrl']['setup']}"
+    ours = "our runs depart from the paper's Table 1 in (paper → ours)"
+    assert cell.loc["rtrrl", "setup"] == f"{setup}; {ours}: lr_rnn 0.001 → 0.0001, normalize_obs off → on"
     assert cell.loc["rtrrl@paper-code", "setup"] == (
-        f"{setup}; Table 1 → ours: lr_actor 0.001 → 1e-05, lr_critic 0.001 → 1e-05, lr_rnn 0.001 → 1e-05/2e-05,"
+        f"{setup}; {ours}: lr_actor 0.001 → 1e-05, lr_critic 0.001 → 1e-05, lr_rnn 0.001 → 1e-05/2e-05,"
         " normalize_obs off → on"
     )
-    assert cell.loc["linear-td", "setup"] == paper["columns"]["linear-td"]["setup"], "none recorded: no claim"
-    assert cell.loc["ppo-ctrnn", "setup"].startswith("paper's PPO: episodes capped at 500")
+    linear = f"the paper's numbers: {paper['columns']['linear-td']['setup']}"
+    assert cell.loc["linear-td", "setup"] == linear, "none recorded: no claim"
+    assert cell.loc["ppo-ctrnn", "setup"].startswith("the paper's numbers: paper's PPO: episodes capped at 500")
     shown = tables.paper_display(df[df.ours_runs > 0]).set_index(["paper row", "agent"])
     assert shown.loc[("CartPole-vel", "linear-td"), "budget"] == "2M"
     assert shown.loc[("CartPole-vel", "rtrrl"), "budget"] == "50M"
     assert shown.loc[("CartPole-vel", "linear-td"), "note"] == (
-        f"{paper['columns']['linear-td']['setup']}; budget 2M env steps per run, below the paper's 50M"
+        f"{linear}; budget 2M env steps per run, below the paper's 50M"
     ), "the tables people read show the setup and the cell's own note together"
     per_task = tables.display(tables.per_task(runs, reps=200, seed=0), tables.OWN_BUDGET_COLUMNS).set_index("agent")
     assert per_task.loc["linear-td", "budget (env steps per run)"] == "2M"
