@@ -215,7 +215,7 @@ def build_report(
         (work / "summary.json").write_text(summary.dumps(summary.summary(sections, paper_df, constants)))
         (work / "headline.md").write_text(headline.render(sections, paper_df))
         (work / "README.md").write_text(render_markdown(loaded, sections, paper_df, constants, opts, work))
-        (work / "index.html").write_text(render_html(loaded, sections, paper_df, constants, opts, work, runs))
+        (work / "index.html").write_text(render_html(loaded, sections, paper_df, constants, opts, work))
         _swap_in(work, out_dir)
     except OSError as e:  # a full disk mid-build: the previous report stays as it was
         shutil.rmtree(work, ignore_errors=True)

@@ -48,36 +48,20 @@ def _sort_key(value: Any) -> str:
     return ""
 
 
-def _provenance(g: pd.DataFrame) -> list[str]:
-    out = []
-    for (commit, dirty, device, host, platform), _ in g.groupby(
-        ["git_commit", "git_dirty", "device", "host", "platform"], dropna=False, sort=True
-    ):
-        c = "unknown commit" if not isinstance(commit, str) else commit[:12] + (" (dirty)" if dirty is True else "")
-        out.append(f"{c} · {platform}: {device} · {host}")
-    return out
-
-
-def _rows(
-    sec: SuiteSection, runs: pd.DataFrame, columns: Sequence[tables.Column], ranked_only: bool
-) -> list[dict[str, Any]]:
+def _rows(sec: SuiteSection, columns: Sequence[tables.Column], ranked_only: bool) -> list[dict[str, Any]]:
     """The rows of one per-task table, from the same column spec as the markdown and LaTeX ones."""
-    rows = []
-    sr = runs[runs["suite"] == sec.name]
     df = sec.ranked if ranked_only else sec.per_task
-    for _, raw in df.iterrows():
-        g = sr[(sr["task"] == raw["task"]) & (sr["agent"] == raw["agent"])]
-        rows.append(
-            {
-                "task": raw["task"],
-                "agent": raw["agent"],
-                "winner": bool(raw["winner"]),
-                "cells": [(c.text(raw), _sort_key(c.key(raw))) for c in columns],
-                "links": [(f"seed {s}", link) for s, link in raw["links"]],
-                "provenance": _provenance(g),
-            }
-        )
-    return rows
+    return [
+        {
+            "task": r["task"],
+            "agent": r["agent"],
+            "winner": bool(r["winner"]),
+            "cells": [(c.text(r), _sort_key(c.key(r))) for c in columns],
+            "links": [(f"seed {s}", link) for s, link in r["links"]],
+            "provenance": r["provenance"],
+        }
+        for _, r in df.iterrows()
+    ]
 
 
 _CODE = re.compile(r"`([^`]+)`")
@@ -107,7 +91,6 @@ def render_html(
     constants: dict[str, Any] | None,
     opts: Any,
     work: Path,
-    runs: pd.DataFrame,
 ) -> str:
     suites = []
     for sec in sections:
@@ -126,8 +109,8 @@ def render_html(
                 "tasks": sec.tasks,
                 "left_out": sec.left_out,
                 "no_constants": sec.no_constants,
-                "ranking": _rows(sec, runs, tables.RANKING_COLUMNS, True) if not sec.ranked.empty else [],
-                "own_budget": _rows(sec, runs, tables.OWN_BUDGET_COLUMNS, False) if not sec.per_task.empty else [],
+                "ranking": _rows(sec, tables.RANKING_COLUMNS, True) if not sec.ranked.empty else [],
+                "own_budget": _rows(sec, tables.OWN_BUDGET_COLUMNS, False) if not sec.per_task.empty else [],
                 "figures": [(FIGURE_TITLES[k], _image(p, work)) for k, p in sec.figures.items() if k != "heatmap"],
                 "diagnostics": [
                     (f"{task}: learning diagnostics", _image(p, work)) for task, p in sec.diagnostics.items()

@@ -102,9 +102,22 @@ def per_task(runs: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
                     "steps_per_s": float(ga["steps_per_s"].median()),
                     "wall_per_run_s": float(wall.median()) if np.isfinite(wall).any() else np.nan,
                     "links": list(zip(ga["seed"].tolist(), ga["link"].tolist())),
+                    "provenance": provenance(ga),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def provenance(g: pd.DataFrame) -> list[str]:
+    """Where a cell's runs came from: one line per distinct (commit, dirty, platform, device, host)."""
+    if "git_commit" not in g:
+        return []
+    out = []
+    keys = ["git_commit", "git_dirty", "device", "host", "platform"]
+    for (commit, dirty, device, host, platform), _ in g.groupby(keys, dropna=False, sort=True):
+        c = "unknown commit" if not isinstance(commit, str) else commit[:12] + (" (dirty)" if dirty is True else "")
+        out.append(f"{c} · {platform}: {device} · {host}")
+    return out
 
 
 def task_result(g: pd.DataFrame) -> str:
@@ -399,7 +412,7 @@ def display(df: pd.DataFrame, columns: Sequence[Column], ranked_only: bool = Fal
 
 
 def per_task_csv(df: pd.DataFrame) -> pd.DataFrame:
-    return df.drop(columns=["links"])
+    return df.drop(columns=["links", "provenance"])
 
 
 def paper_display(df: pd.DataFrame) -> pd.DataFrame:
