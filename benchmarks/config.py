@@ -13,6 +13,18 @@ the dataclass field's type; a config file (TOML or JSON) holds the same keys as 
     num_envs = 4
     [agent.rtrrl.compat]
     shared_action_key = true
+
+A run's identity is the hash of its config's canonical JSON: a file whose hash matches is done.
+So that a new option does not make every committed run stale, a dataclass field may declare its
+*neutral* value, the behaviour before the field existed (key `NEUTRAL`; agents spell it out, as
+they do not import benchmarks):
+
+    memory_cap: int | None = field(default=None, metadata={"neutral": None})
+
+`to_jsonable` leaves a field at its neutral value out of the config, the stored one and the hashed
+one alike (so a file's `config_hash` stays the hash of its own `config`); a missing field reads as
+its neutral value. Any other value is recorded and changes the hash. Fields that existed when a
+dataset was made declare nothing: they are always recorded.
 """
 
 from __future__ import annotations
@@ -42,10 +54,23 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(config).encode()).hexdigest()
 
 
+NEUTRAL = "neutral"
+"""Key of `dataclasses.field(metadata=...)` that declares a field's neutral value (module docstring)."""
+
+
+def is_neutral(f: dataclasses.Field, value: Any) -> bool:
+    """Whether `value` of field `f` is the neutral value it declares (compared as recorded JSON)."""
+    if NEUTRAL not in f.metadata:
+        return False
+    return canonical_json(to_jsonable(value)) == canonical_json(to_jsonable(f.metadata[NEUTRAL]))
+
+
 def to_jsonable(obj: Any) -> Any:
-    """Dataclasses/tuples -> plain JSON data (tuples become lists)."""
+    """Dataclasses/tuples -> plain JSON data (tuples become lists); a dataclass field at its
+    declared neutral value is left out (module docstring)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        values = ((f, getattr(obj, f.name)) for f in dataclasses.fields(obj))
+        return {f.name: to_jsonable(v) for f, v in values if not is_neutral(f, v)}
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
