@@ -198,7 +198,8 @@ def compiler_options() -> dict[str, Any]:
     """XLA options for every program the runner compiles (and the speed benchmarks time).
 
     On CPU, copy insertion with region analysis: without it XLA copies almost every loop-carried
-    buffer of a training `lax.scan` once per iteration (21 copies per step for `rtrrl`, 1 with it).
+    buffer of a training `lax.scan` once per iteration (docs/performance.md, "Copy insertion",
+    has the counts and the speed-ups as measured).
     It only changes which buffers are reused, so results stay bit for bit the same (tested for
     every agent); other backends get no options.
     """

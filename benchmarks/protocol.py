@@ -32,9 +32,10 @@ PAPER_PATIENCE = 20
 @dataclass(frozen=True)
 class EvalProtocol:
     eval_steps: int = 10_000
-    """The paper metric (`paper_score`): this many steps of one env with stochastic actions and
-    the recurrent state kept across episodes; score = total reward / finished episodes. It
-    drives early stopping."""
+    """The paper metric (`paper_score`): this many consecutive steps of one env with stochastic
+    actions, the policy resetting its own state at episode boundaries as in training (see the
+    module docstring for the opt-out); score = total reward / finished episodes. It drives early
+    stopping."""
     final_episodes: int = 10
     """Final-policy score: mean return of this many complete episodes, one env each, from
     keys that depend only on `eval_seed` and the run's seed (shared by every agent)."""
@@ -138,8 +139,10 @@ def next_stop_state(
 def paper_score(agent: Agent, env: Environment, params, key: jax.Array, num_steps: int) -> jax.Array:
     """The metric behind the paper's Tables 2 and 3, as the authors' code computed it [algorithm.md P5, S1].
 
-    One env, `num_steps` consecutive steps with auto-reset, recurrent state kept across
-    episodes; score = total reward (unfinished last episode included) / max(#finished, 1).
+    One env, `num_steps` consecutive steps with auto-reset. The carry starts fresh and is passed
+    on from step to step; at an episode boundary the policy resets its own state exactly as in
+    training (unless the agent opts out for reference compatibility, see the module docstring).
+    Score = total reward (unfinished last episode included) / max(#finished, 1).
     """
     reset_key, key = jax.random.split(key)
     env_state, timestep = env.reset(reset_key)

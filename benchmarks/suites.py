@@ -176,11 +176,11 @@ BRAX_BUDGET = _brax_budget(1_000_000)
 """Default of the brax suites: 20 evaluations of 10,000 steps (10 episodes of the 1,000-step cap)."""
 BRAX_TASK_BUDGETS = (
     ("brax-inverted_pendulum", _brax_budget(500_000)),  # PPO-GRU balances 600+ steps within 200k
-    ("brax-hopper", _brax_budget(2_000_000)),  # slowest (14k steps/s per 3-seed block) and hardest
+    ("brax-hopper", _brax_budget(2_000_000)),  # the slowest (docs/performance.md, "brax") and hardest
 )
-"""Per-task budgets of the `brax` suite, sized so that the whole suite (6 agents x 3 seeds) runs in
-about an hour on 2 CPU cores (README, "brax": measured steps/s and projected hours). `--profile paper`
-gives every task the paper's 50M steps with patience 20 instead."""
+"""Per-task budgets of the `brax` suite, sized from measured speeds so that the whole suite (6 agents
+x 3 seeds) stays a short job on a 2-core CPU (docs/performance.md, "brax": the steps/s and projected
+hours as measured). `--profile paper` gives every task the paper's 50M steps with patience 20 instead."""
 
 register_suite(
     Suite(

@@ -6,7 +6,8 @@ popgym deals from the end of its shuffled `idx`; we store decks in dealing order
 popgym's deck `idx` is our `idx[::-1]`.
 
 Why a shoe: an auto-resetting env that is vmapped evaluates its reset at every step, and a
-fresh `jax.random.permutation` of a 832-card deck costs ~90 us on CPU (popgym's RepeatFirstHard).
+fresh `jax.random.permutation` of an 832-card deck (popgym's RepeatFirstHard) is costly on CPU
+(docs/performance.md, "popgym", has the measured cost).
 The shoe keeps the next episode's deck and applies one Fisher-Yates swap to it per step;
 card games deal one card per step, so the deck is fully shuffled by the time it is needed.
 Where an episode ends early (a short episode cap), `next_episode` finishes the shuffle in a
