@@ -100,13 +100,13 @@ def ray_executor(
     from benchmarks.executors.ray_executor import RayExecutor
 
     return RayExecutor(
-        ray["address"],
-        plugins,
-        ray["ray_cpus"],
-        ray["ray_gpus"],
-        ray["max_retries"],
-        ray["exception_retries"],
-        cache_dir,
+        address=ray["address"],
+        plugins=plugins,
+        cpus_per_unit=ray["ray_cpus"],
+        gpus_per_unit=ray["ray_gpus"],
+        max_retries=ray["max_retries"],
+        exception_retries=ray["exception_retries"],
+        compile_cache=cache_dir,
     )
 
 
