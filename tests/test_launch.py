@@ -56,8 +56,14 @@ def test_ray_options_belong_to_the_ray_executor():
         launch.ray_executor("local", None, {**NO_RAY, "given": ["--ray-cpus", "--max-retries"]}, (), None)
     with pytest.raises(ConfigError, match="^--jobs applies to the local executor"):
         launch.ray_executor("ray", 2, NO_RAY, (), None)
-    executor = launch.ray_executor("ray", None, {**NO_RAY, "ray_cpus": 2.0}, ("mine",), "/cache")
-    assert (executor.cpus_per_unit, executor.plugins, executor.compile_cache) == (2.0, ("mine",), "/cache")
+    ray = {"address": "auto", "ray_cpus": 2.0, "ray_gpus": 0.5, "max_retries": 5, "exception_retries": 2, "given": []}
+    e = launch.ray_executor("ray", None, ray, ("mine",), "/cache")
+    assert (e.address, e.cpus_per_unit, e.gpus_per_unit, e.max_retries, e.exception_retries) == ("auto", 2.0, 0.5, 5, 2)
+    assert (e.plugins, e.compile_cache) == (("mine",), "/cache")
+    with pytest.raises(
+        ConfigError, match="CPUs per unit must be positive"
+    ):  # the executor's own checks, as user errors
+        launch.ray_executor("ray", None, {**ray, "ray_cpus": 0.0}, (), None)
 
 
 def test_a_grid_is_planned_with_its_options(tmp_path):
