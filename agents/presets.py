@@ -8,9 +8,9 @@ changes what a preset runs.
 
 The RTRRL family ships two, one per source of the paper's numbers:
 
-* `paper-table1`: the paper's text, its Algorithms 1-2 and appendix Table 1 (step sizes 1e-3
-  with Adam, gradient-norm clip 1.0, lambda 0.99, entropy 1e-5, feedback alignment on the RFLO
-  branch only). Where the paper is silent, our corrected defaults.
+* `paper-table1`: the paper's text, its Algorithms 1-2 and appendix Table 1
+  (`agents.rtrrl_config.TABLE1_SETTINGS`; feedback alignment on the RFLO branch only). Where the paper is
+  silent, our corrected defaults.
 * `paper-code`: the authors' code snapshot published with the paper, the closest record of what
   produced Tables 2-3 (step sizes 1e-5, the dutch critic trace, no feedback alignment, the
   paper-era evaluation that keeps the RNN state across episodes) with every quirk of that code
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agents.rtrrl import Compat
+from agents.rtrrl_config import TABLE1_SETTINGS, Compat
 from agents.sources import PAPER_CODE, PAPER_TABLE1, UNRECORDED, ConfigSource
 
 PRESET_SEPARATOR = "@"
@@ -64,41 +64,9 @@ def label(agent: str, preset: str | None) -> str:
 _ALGORITHM = dict(wiring="fully_connected", sigma_mode="paper", bootstrap_truncation=True, compat=Compat())
 """What the paper does not state: the algorithm as written, without the reference code's quirks."""
 
-_TABLE1 = dict(
-    _ALGORITHM,
-    hidden_size=32,
-    gamma=0.99,
-    lambda_actor=0.99,
-    lambda_critic=0.99,
-    lambda_rnn=0.99,
-    optimizer="adam",
-    optimizer_rnn=None,
-    adam_eps=1e-8,
-    obgd_kappa=2.0,
-    reward_scaling=False,
-    lr_td=1e-3,
-    lr_actor=None,
-    lr_critic=None,
-    lr_rnn=1e-3,
-    gradient_clip=1.0,
-    trace_mode="accumulate",
-    eta_pi=1.0,
-    eta_f=1.0,
-    entropy_rate=1e-5,
-    eta=0.0,
-    dt=1.0,
-    num_envs=1,
-    meta_rl=True,
-    train_rnn=True,
-    normalize_obs=False,
-    normalize_reward=False,
-    var_scaling=False,
-    f_align=True,
-)
-"""Table 1: 32 neurons, gamma and every lambda 0.99, alpha_A = alpha_C = alpha_R = 1e-3 (Adam), gradient
-norm clip 1.0, no learning-rate decay, entropy 1e-5, actor trace scale 1, dt 1, batch size 1, no
-observation normalisation; the algorithms' accumulating traces, discounted TD error and feedback
-alignment in the RFLO branch."""
+_TABLE1 = dict(_ALGORITHM, **TABLE1_SETTINGS)
+"""The paper's Table 1 (`agents.rtrrl_config.TABLE1_SETTINGS`, where its values are written), the algorithm as
+written where the paper is silent."""
 
 _CODE = dict(
     _TABLE1,

@@ -98,7 +98,7 @@ TABLE1 = ConfigSource(
     "not tuned here",
     reference="docs/agents.md",
 )
-"""`Table1Config`: the family members the screen did not measure keep Table 1's values; its clip
+"""`UnclippedTable1Config`: the family members the screen did not measure keep Table 1's values; its clip
 is off, as in the authors' code (docs/agents.md: Defaults, and where they depart from the paper)."""
 
 PUREJAXRL_PPO = ConfigSource(

@@ -8,6 +8,7 @@ import pytest
 import agents as agent_registry
 import rtrrl_data
 from agents.presets import NOT_PRESET, PRESETS, RTRRL_FAMILY
+from agents.rtrrl_config import TABLE1_SETTINGS, RTRRLConfig, UnclippedTable1Config
 from benchmarks.config import ConfigError, config_hash
 from benchmarks.plan import make_plan
 from reports.tables import LR_FALLBACK
@@ -47,9 +48,26 @@ def test_the_two_paper_configurations():
     assert code.compat.eval_keeps_state and not code.bootstrap_truncation and code.compat.prev_action_at_reset
 
 
+def test_table1_is_written_once_and_everything_derived_from_it_agrees():
+    """`TABLE1_SETTINGS` is the one record of the paper's Table 1: the `paper-table1` preset runs it
+    (Algorithm 2's RTRL branch without feedback alignment) and `UnclippedTable1Config` is it
+    without the gradient clip, field for field."""
+    for agent in RTRRL_FAMILY:
+        cfg = agent_registry.preset_config(agent, "paper-table1")
+        want = dict(TABLE1_SETTINGS, f_align=agent != "rtrrl-rtrl")
+        assert {k: getattr(cfg, k) for k in want} == want, agent
+    unclipped = dataclasses.asdict(UnclippedTable1Config())
+    assert unclipped == dataclasses.asdict(RTRRLConfig(**dict(TABLE1_SETTINGS, gradient_clip=None)))
+    assert UnclippedTable1Config().gradient_clip is None and TABLE1_SETTINGS["gradient_clip"] == 1.0
+    for agent in ("rtrrl-rtrl", "rtrrl-lru", "linear-td"):
+        cfg = agent_registry.default_config(agent)
+        assert isinstance(cfg, UnclippedTable1Config) and cfg.gradient_clip is None, agent
+
+
 def test_the_reports_record_of_table1_is_what_the_preset_runs():
     """The paper comparison names where our runs leave the paper's Table 1, from paper_tables.json
-    (reports never import agents): that record must agree with the `paper-table1` preset."""
+    (reports never import agents): that record must agree with `TABLE1_SETTINGS` and so with the
+    `paper-table1` preset."""
     paper = json.loads(rtrrl_data.PAPER_TABLES.read_text())
     columns = paper["columns"]
     assert {a for t in paper["tables"].values() for r in t["rows"] for a in r["results"]} == set(columns)
@@ -60,6 +78,9 @@ def test_the_reports_record_of_table1_is_what_the_preset_runs():
             if got is None and field in LR_FALLBACK:
                 got = getattr(cfg, LR_FALLBACK[field])
             assert got == value, (agent, field, got, value)
+            if field != "f_align":  # Algorithm 2's RTRL branch: the one per-agent departure
+                table = TABLE1_SETTINGS[field]
+                assert value == (TABLE1_SETTINGS[LR_FALLBACK[field]] if table is None else table), (agent, field)
 
 
 def _units(tmp_path, agents, presets=(), overrides=None):
