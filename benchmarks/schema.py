@@ -156,7 +156,7 @@ class RunResult(_Strict):
 
     @model_serializer(mode="wrap")
     def _omit_missing_source(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A v1 or v2 file read and written again (`tools/migrate_results.py`) stays as it was."""
+        """A v1 or v2 file read and written again stays as it was."""
         return _without_null(handler(self), "config_source")
 
 
