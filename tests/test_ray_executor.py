@@ -17,7 +17,7 @@ import pytest
 ray = pytest.importorskip("ray")  # `nox -s ray` installs the extra; `.ci/run` runs that session
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from benchmarks.executors.ray_executor import RayExecutor  # noqa: E402
+from benchmarks.executors.ray_executor import RayExecutor, deferred_interrupts  # noqa: E402
 from benchmarks.plan import make_plan  # noqa: E402
 from reports.load import load_results  # noqa: E402
 
@@ -78,6 +78,18 @@ def make_cluster():
         ray.shutdown()
     for c in made:
         c.shutdown()
+
+
+@pytest.fixture
+def interruptible():
+    """SIGINT at Python's default in this process, and so in the drivers it starts, whatever the
+    suite inherited. A suite started in the background of a script (`.ci/run &`) inherits SIGINT
+    ignored, and so does every driver it starts, which then rightly runs its grid to the end: that,
+    not a race, made the interrupted-driver test fail in some sessions and pass in others. (A Python
+    handler is reset to the default across exec, and the child's Python installs its own.)"""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def _seed_files(out: Path) -> list[str]:
@@ -167,7 +179,7 @@ def test_a_worker_node_killed_mid_grid_every_run_completes_exactly_once(make_clu
         assert _comparable(tmp_path / "ray" / f) == _comparable(tmp_path / "local" / f), f
 
 
-def test_an_interrupted_driver_reruns_only_the_missing_units(make_cluster, cli, tmp_path):
+def test_an_interrupted_driver_reruns_only_the_missing_units(make_cluster, cli, tmp_path, interruptible):
     cluster, _ = make_cluster(2)
     out = tmp_path / "res"
     cmd = [
@@ -217,10 +229,10 @@ def test_an_interrupted_driver_reruns_only_the_missing_units(make_cluster, cli, 
     assert [r["status"] for r in load_results(out).runs] == ["completed"] * 6
 
 
-def test_a_ctrl_c_whose_interrupt_a_ray_call_swallows_still_stops_the_grid(make_cluster, tmp_path):
-    """Ray's blocking calls run the SIGINT handler from C++ and catch the KeyboardInterrupt it raises
-    (some paths then drop it): the signal arrives here the way Ray delivers it, inside a call that
-    swallows the exception. The grid must stop anyway, and Ctrl-C must work again afterwards."""
+def test_a_ctrl_c_whose_interrupt_a_ray_call_swallows_still_stops_the_grid(make_cluster, tmp_path, interruptible):
+    """Ray's blocking calls run the SIGINT handler from C++, inside the call: the signal arrives here
+    the way Ray delivers it, inside a call that swallows a KeyboardInterrupt. The grid must stop
+    anyway, and Ctrl-C must work again afterwards."""
     cluster, _ = make_cluster(1)
     plan = make_plan(tmp_path, "smoke", None, None, [0, 1, 2], LONG, block_size=1)
     assert len(plan.units) == 6
@@ -237,6 +249,32 @@ def test_a_ctrl_c_whose_interrupt_a_ray_call_swallows_still_stops_the_grid(make_
         RayExecutor(cluster.address).execute(plan.units, tmp_path, "test", rec)
     assert sum(rec.results.values()) < len(plan.units), "the grid stopped before its end"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "Ctrl-C raises again"
+
+
+def test_a_deferred_ctrl_c_reaches_the_handler_in_place_once_at_the_check_or_on_leaving(interruptible):
+    calls = []
+    signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))
+    with deferred_interrupts() as check:
+        signal.raise_signal(signal.SIGINT)
+        assert calls == [], "nothing runs inside the call the signal lands in"
+        check()
+        check()
+        assert calls == [signal.SIGINT], "at the check, once"
+        signal.raise_signal(signal.SIGINT)  # after the last check, e.g. during the final drain
+    assert calls == [signal.SIGINT] * 2, "not dropped on leaving"
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with pytest.raises(KeyboardInterrupt), deferred_interrupts() as check:
+        signal.raise_signal(signal.SIGINT)
+        check()
+
+
+def test_an_ignored_sigint_stays_ignored_as_under_the_local_executor(interruptible):
+    """A command started with SIGINT ignored (`cmd &` in a script) runs to the end with either executor."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with deferred_interrupts() as check:
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN, "the launcher's choice stands"
+        signal.raise_signal(signal.SIGINT)
+        check()
 
 
 def test_failures_after_bounded_retries_become_records(make_cluster, tmp_path):

@@ -14,6 +14,9 @@
   one cache per node), so a seed block loads what a neighbour on its node compiled.
 - Workers report each unit's start and epochs to a small actor on the driver's node, which
   the driver drains for the progress display.
+- Ctrl-C stops the grid at the driver's next poll, like the local executor: finished units stay
+  written, units in flight are abandoned (their Ray tasks are stopped). A driver that
+  inherited SIGINT ignored (`cmd &` in a script) ignores it, like the local executor too.
 """
 
 from __future__ import annotations
@@ -47,16 +50,18 @@ POLL_S = 0.25
 
 
 @contextmanager
-def recorded_interrupts() -> Iterator[Callable[[], None]]:
-    """While waiting on Ray, Ctrl-C only records itself; the yielded check raises KeyboardInterrupt.
+def deferred_interrupts() -> Iterator[Callable[[], None]]:
+    """While the driver works on Ray, a Ctrl-C is deferred, never dropped: the SIGINT handler in place
+    runs at the next call of the yielded check, or on leaving without an exception.
 
-    Ray's blocking calls poll for signals from C++: they run the Python SIGINT handler and turn the
-    KeyboardInterrupt it raises into a status, which some paths drop (a `ray.wait` that times out
-    in the same poll), so a Ctrl-C was sometimes ignored and the grid ran to the end. A handler
-    that only records the signal leaves nothing to drop. Outside the main thread (where Python
-    allows no handlers) this is a no-op.
+    Ray's blocking calls run the handler from C++, inside the call, where a KeyboardInterrupt would
+    depend on Ray passing it on; deferred, it is raised from our own code. What SIGINT means stays
+    the caller's: an ignored SIGINT (a script's `cmd &` starts its job so) stays ignored, as under the
+    local executor, rather than stopping the grid only while units are waited on. Outside the main
+    thread (no handlers there), or under a handler set from C (SIG_DFL, None), nothing changes.
     """
-    if threading.current_thread() is not threading.main_thread():
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
         yield lambda: None
         return
     received: list[int] = []
@@ -64,13 +69,14 @@ def recorded_interrupts() -> Iterator[Callable[[], None]]:
     def check() -> None:
         if received:
             received.clear()
-            raise KeyboardInterrupt
+            previous(signal.SIGINT, None)
 
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:
         yield check
     finally:
         signal.signal(signal.SIGINT, previous)
+    check()  # a Ctrl-C after the last check (during the final drain) still counts
 
 
 def _import_ray() -> ModuleType:
@@ -234,6 +240,19 @@ class RayExecutor:
     def _execute(
         self, units: list[Unit], out_dir: Path, command: str, listener: RunListener | None, held: Claims
     ) -> None:
+        # from the first Ray call to the last: a Ctrl-C while the grid is set up waits for the first check
+        with deferred_interrupts() as check_interrupt:
+            self._run(units, out_dir, command, listener, held, check_interrupt)
+
+    def _run(
+        self,
+        units: list[Unit],
+        out_dir: Path,
+        command: str,
+        listener: RunListener | None,
+        held: Claims,
+        check_interrupt: Callable[[], None],
+    ) -> None:
         ray = self._ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -276,25 +295,24 @@ class RayExecutor:
                     listener.on_epoch(units[index], steps, active)
 
         try:
-            with recorded_interrupts() as check_interrupt:
-                while pending:
-                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
-                    drain()
-                    check_interrupt()  # a Ctrl-C during either call stays recorded until here
-                    for ref in ready:
-                        index = pending.pop(ref)
-                        unit = units[index]
-                        try:
-                            results = ray.get(ref)
-                            retry = _raised(results) and attempts[index] <= self.exception_retries
-                        except ray.exceptions.RayError as e:  # lost worker/node, after Ray's own retries
-                            results = failure_results(unit, _lost_message(e, self.max_retries), command, started[index])
-                            retry = False
-                        if retry:
-                            attempts[index] += 1
-                            pending[submit(index)] = index
-                            continue
-                        finish_unit(out_dir, held, unit, results, listener)
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
+                drain()
+                check_interrupt()  # a Ctrl-C during either call was deferred until here
+                for ref in ready:
+                    index = pending.pop(ref)
+                    unit = units[index]
+                    try:
+                        results = ray.get(ref)
+                        retry = _raised(results) and attempts[index] <= self.exception_retries
+                    except ray.exceptions.RayError as e:  # lost worker/node, after Ray's own retries
+                        results = failure_results(unit, _lost_message(e, self.max_retries), command, started[index])
+                        retry = False
+                    if retry:
+                        attempts[index] += 1
+                        pending[submit(index)] = index
+                        continue
+                    finish_unit(out_dir, held, unit, results, listener)
             drain()
         except BaseException:  # Ctrl-C: stop the grid's tasks, keep what was written
             if not self._owns_connection:  # else `close` ends this driver's job, and Ray its tasks
