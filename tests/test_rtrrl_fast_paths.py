@@ -10,6 +10,7 @@ import pytest
 
 from agents.base import scan_iterations
 from agents.rtrrl import LinearTDAgent, LRUAgent, RTRRLAgent
+from agents.updates import joint_adam_applies, make_update
 from benchmarks.envs import make_env
 from benchmarks.tasks import TASKS
 
@@ -18,15 +19,16 @@ from benchmarks.tasks import TASKS
 class _PerGroup:
     """Mixin: the straightforward optimiser, one optax Adam per parameter group."""
 
-    def _joint(self) -> bool:
-        return False
+    @property
+    def update_rule(self):
+        return make_update(self.config, joint=False)
 
 
 @pytest.mark.parametrize("base", [RTRRLAgent, LRUAgent, LinearTDAgent])
 def test_joint_adam_follows_the_per_group_adams(base):
     fast = base()
     plain = dataclasses.make_dataclass("Plain", [], bases=(_PerGroup, base), frozen=True)()
-    assert fast._joint() and not plain._joint()
+    assert joint_adam_applies(fast.config), "the default configs take the fast path"
     env = make_env(TASKS["CartPole-vel"])
     key = jax.random.PRNGKey(3)
     train_fast = jax.jit(lambda s: fast.train(s, env, 100))  # compiled once, not once per chunk
