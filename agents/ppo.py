@@ -80,8 +80,9 @@ class PPOConfig:
     head_size: int = 128
     """Recurrent only: hidden layer of the actor and the critic head."""
     unroll: int = 4
-    """Recurrent only: unroll of the time scan (speed only; measured on CPU, PPO-GRU: 1 -> ~10k,
-    2-4 -> ~19k steps/s, 16 slower)."""
+    """Recurrent only: unroll of the time scan (speed only). A few steps per loop iteration amortise
+    the loop's per-iteration cost over the tiny sequential matmuls; too many only bloat the program
+    (docs/performance.md: PPO's scan unroll)."""
 
     def __post_init__(self) -> None:
         if (
