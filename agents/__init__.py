@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from agents import threefry  # noqa: F401  (fast PRNG lowering on CPU, same bits)
 from agents.base import Agent, TrainMetrics
 from agents.ppo import (
     PPOAgent,

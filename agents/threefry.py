@@ -7,9 +7,11 @@ splits, env resets, action sampling): the rolled loops cost more than the env st
 network update together. The unrolled lowering is jax's own (the one GPU and TPU use); it
 computes the same 32-bit words, so every random draw, and every result, is unchanged.
 
-Applied when `agents` is imported (`RTRRL_BENCH_ROLLED_THREEFRY=1` keeps jax's choice). It
-reaches through a private jax module; where that module has moved, it does nothing and
-`UNROLLED` stays False.
+Importing this module changes nothing: `activate()` registers the lowering, called where
+programs are built (the runner's `run_unit`, in every worker process, the perf tools, the test
+session), so that importing `agents` never patches jax for a whole process that did not ask.
+`RTRRL_BENCH_ROLLED_THREEFRY=1` keeps jax's choice. It reaches through a private jax module;
+where that module has moved, it does nothing and `UNROLLED` stays False.
 """
 
 from __future__ import annotations
@@ -36,5 +38,9 @@ def use_unrolled_on_cpu(unrolled: bool = True) -> bool:
     return True
 
 
-if os.environ.get("RTRRL_BENCH_ROLLED_THREEFRY", "") not in ("1", "true"):
-    use_unrolled_on_cpu()
+def activate() -> bool:
+    """The lowering this project compiles with: unrolled, unless `RTRRL_BENCH_ROLLED_THREEFRY=1`
+    asks for jax's own. Idempotent; returns whether the unrolled lowering is in place."""
+    rolled = os.environ.get("RTRRL_BENCH_ROLLED_THREEFRY", "") in ("1", "true")
+    use_unrolled_on_cpu(not rolled)
+    return UNROLLED

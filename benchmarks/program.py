@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import agents as agent_registry
+from agents import threefry
 from agents.base import Agent
 from benchmarks import compile_cache, provenance
 from benchmarks.config import config_hash
@@ -220,6 +221,7 @@ def run_unit(unit: Unit, command: str = "", on_epoch: EpochCallback | None = Non
 
 
 def _run_unit(unit: Unit, command: str, started: str, on_epoch: EpochCallback | None) -> list[RunResult]:
+    threefry.activate()  # in this process (a worker's too): the unrolled PRNG hash, the same bits
     agent = agent_registry.make_agent(unit.agent, unit.agent_config)
     env = make_env(unit.task)
     _, steps_per_epoch, num_epochs = iterations_per_epoch(agent.steps_per_iteration(env.spec), unit.budget)

@@ -7,7 +7,10 @@ os.environ.setdefault("RTRRL_BENCH_COMPILE_CACHE", "none")
 import fault_agents  # noqa: F401  (registers the test-only agents)
 import pytest
 
+from agents import threefry
 from benchmarks.cli import main
+
+threefry.activate()  # tests compile agents' programs directly: with the lowering the runner uses
 
 
 @pytest.fixture

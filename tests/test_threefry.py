@@ -18,7 +18,9 @@ DRAWS = """
 import json, sys
 import jax, jax.numpy as jnp
 import agents
-assert agents.threefry.UNROLLED == (sys.argv[1] == "unrolled"), agents.threefry.UNROLLED
+from agents import threefry
+assert not threefry.UNROLLED, "importing agents patches nothing"
+assert threefry.activate() == (sys.argv[1] == "unrolled"), threefry.UNROLLED
 
 @jax.jit
 def draws(seed):
@@ -70,3 +72,21 @@ def test_compiled_programs_have_no_threefry_loop_on_cpu():
     finally:
         threefry.use_unrolled_on_cpu(True)
     assert threefry.UNROLLED
+
+
+RUNNER = """
+import tempfile
+from pathlib import Path
+from agents import threefry
+from benchmarks.plan import make_plan
+from benchmarks.program import run_unit
+assert not threefry.UNROLLED
+unit = make_plan(Path(tempfile.mkdtemp()), "smoke", ["MemoryChain-4"], ["random"], [0]).units[0]
+assert [r.status for r in run_unit(unit)] == ["completed"]
+assert threefry.UNROLLED, "the runner compiles with the unrolled hash in its own process"
+"""
+
+
+def test_the_runner_activates_the_unrolled_lowering_where_it_compiles():
+    env = {**os.environ, "RTRRL_BENCH_ROLLED_THREEFRY": "0", "RTRRL_BENCH_COMPILE_CACHE": "none"}
+    subprocess.run([sys.executable, "-c", RUNNER], env=env, check=True, timeout=300, capture_output=True)

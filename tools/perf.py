@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 
 import agents as agent_registry
+from agents import threefry
 from benchmarks.envs import load_brax_env, make_env
 from benchmarks.program import compiler_options
 from benchmarks.tasks import TASKS
@@ -48,6 +49,7 @@ from benchmarks.tasks import TASKS
 
 def _jit(fn):
     """Compile a timed program the way the runner compiles its programs."""
+    threefry.activate()
     return jax.jit(fn, compiler_options=compiler_options())
 
 

@@ -175,10 +175,12 @@ def ours_child(batch: int, chunk_steps: int, chunks: int) -> None:
     import jax
 
     import agents as registry
+    from agents import threefry
     from benchmarks.envs import make_env
     from benchmarks.program import compiler_options
     from benchmarks.tasks import TASKS
 
+    threefry.activate()  # as the runner compiles
     cfg = registry.default_config("rtrrl")
     agent = registry.make_agent("rtrrl", dataclasses.replace(cfg, num_envs=batch))
     env = make_env(TASKS["CartPole-vel"])
